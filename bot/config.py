@@ -1,0 +1,50 @@
+"""Settings from the environment and `.env` (pydantic-settings). Secrets live only there."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rules.policy import Policy, default_policy_text
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///./rmbot.db", alias="DATABASE_URL")
+    policy_file: Path | None = Field(default=None, alias="RMBOT_POLICY_FILE")
+    templates_dir: Path | None = Field(default=None, alias="RMBOT_TEMPLATES_DIR")
+    log_level: str = Field(default="INFO", alias="RMBOT_LOG_LEVEL")
+
+    # Slack (issue 3)
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
+
+    # WeCom / 企业微信 (issue 4)
+    wecom_corp_id: str | None = Field(default=None, alias="WECOM_CORP_ID")
+    wecom_agent_id: int | None = Field(default=None, alias="WECOM_AGENT_ID")
+    wecom_secret: SecretStr | None = Field(default=None, alias="WECOM_SECRET")
+    wecom_token: SecretStr | None = Field(default=None, alias="WECOM_TOKEN")
+    wecom_aes_key: SecretStr | None = Field(default=None, alias="WECOM_ENCODING_AES_KEY")
+    wecom_api_url: str = Field(default="https://qyapi.weixin.qq.com", alias="WECOM_API_URL")
+
+    host: str = Field(default="127.0.0.1", alias="RMBOT_HOST")
+    port: int = Field(default=3000, alias="RMBOT_PORT")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def load_policy(settings: Settings) -> Policy:
+    """Shipped defaults, overridden by the bank's file when RMBOT_POLICY_FILE is set."""
+    texts = [default_policy_text()]
+    if settings.policy_file is not None:
+        texts.append(settings.policy_file.read_text(encoding="utf-8"))
+    return Policy.from_texts(*texts)

@@ -1,0 +1,86 @@
+"""Least privilege for customer data (DOMAIN.md §8), in one place.
+
+An RM sees their own customers, a branch manager their 支行 (and its 网点), a regional manager
+every branch below their 分行. A refused lookup answers exactly like an unknown customer so
+nobody learns that a customer exists elsewhere, and both are written to the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.core.context import Context, StaffView
+from bot.core.errors import UserError
+from bot.store.models import AuditLog, ChatIdentity, Customer, Org, Staff
+
+_CUSTOMER_NO = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
+
+
+def load_staff(session: Session, platform: str, user_id: str) -> StaffView | None:
+    """Console callers are staff ids; chat users are looked up in `chat_identity`."""
+    stmt = select(Staff, Org).join(Org, Org.id == Staff.org_id)
+    if platform == "console":
+        stmt = stmt.where(Staff.id == user_id.strip().upper())
+    else:
+        stmt = stmt.join(ChatIdentity, ChatIdentity.staff_id == Staff.id).where(
+            ChatIdentity.platform == platform, ChatIdentity.external_id == user_id
+        )
+    row = session.execute(stmt.where(Staff.active.is_(True))).first()
+    if row is None:
+        return None
+    staff, org = row
+    return StaffView(staff.id, staff.name, staff.role, org.id, org.path, org.name)
+
+
+def can_see(staff: StaffView, customer_rm_id: str, customer_org_path: str) -> bool:
+    if staff.role == "rm":
+        return customer_rm_id == staff.id
+    return customer_org_path.startswith(staff.org_path)
+
+
+def parse_customer_no(raw: str, usage: str) -> str:
+    value = raw.strip().upper()
+    if not _CUSTOMER_NO.match(value):
+        raise UserError(f"客户号格式不正确：{raw[:30]}（应为字母和数字，如 C0000001）", usage)
+    return value
+
+
+def fetch_customer(ctx: Context, engine: Engine, customer_no: str) -> tuple[Customer, Org]:
+    """The customer and their org if the caller may see them; audited either way."""
+    row = ctx.session.execute(
+        select(Customer, Org).join(Org, Org.id == Customer.org_id).where(Customer.id == customer_no)
+    ).first()
+    if row is None:
+        write_audit(engine, ctx, target=customer_no, outcome="not_found")
+    elif not can_see(ctx.staff, row[0].rm_id, row[1].path):
+        write_audit(engine, ctx, target=customer_no, outcome="denied")
+    else:
+        write_audit(engine, ctx, target=customer_no, outcome="allowed")
+        return row[0], row[1]
+    raise UserError(f"未找到客户 {customer_no}，或您无权查看该客户。Customer not found or not accessible.")
+
+
+def write_audit(
+    engine: Engine, ctx: Context, *, target: str | None, outcome: str, detail: str | None = None
+) -> None:
+    """In its own transaction, so a refused or failing command still leaves its audit entry."""
+    req = ctx.request
+    with engine.begin() as conn:
+        conn.execute(
+            insert(AuditLog).values(
+                at=ctx.now,
+                staff_id=ctx.staff.id,
+                platform=req.platform,
+                user_ref=req.user_id[:64],
+                channel_kind=req.channel_kind,
+                channel_id=(req.channel_id or None) and req.channel_id[:64],
+                action=ctx.command[:32],
+                target=target[:64] if target else None,
+                outcome=outcome,
+                detail=detail[:500] if detail else None,
+            )
+        )

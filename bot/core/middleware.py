@@ -1,0 +1,182 @@
+"""Cross-cutting concerns as small middleware classes, each `process(call, next)`.
+
+The chain is the same for every platform: errors become Chinese replies, the store must be
+ready, the caller must be linked staff, the text must name a known command, and the caller's
+role must allow it. Commands themselves hold business logic only.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
+
+from bot.core.access import load_staff
+from bot.core.context import Context, StaffView
+from bot.core.errors import ServiceUnavailable, UserError
+from bot.core.parser import MAX_TEXT, parse
+from bot.core.registry import CommandSpec, Registry
+from bot.core.reply import Reply
+from bot.core.request import ActionRequest, Request
+from bot.store.db import has_schema
+from rules.policy import Policy
+
+log = logging.getLogger("rmbot.core")
+
+NOT_READY_HINT = (
+    "数据库尚未初始化：请运行 `rmbot db upgrade` 后 `rmbot seed`（演示）或 `rmbot import`。"
+    " The database is not set up: run `rmbot db upgrade`, then `rmbot seed` or `rmbot import`."
+)
+UNAVAILABLE = "服务暂时不可用，请稍后再试。The service is temporarily unavailable; please retry shortly."
+
+
+@dataclass
+class Call:
+    """One request travelling through the chain; middlewares fill in what they resolve."""
+
+    request: Request | ActionRequest
+    engine: Engine
+    policy: Policy
+    registry: Registry
+    session: Session | None = None
+    staff: StaffView | None = None
+    spec: CommandSpec | None = None
+    args: list[str] = field(default_factory=list)
+
+    def context(self) -> Context:
+        assert self.session is not None and self.staff is not None
+        return Context(
+            request=self.request,
+            session=self.session,
+            policy=self.policy,
+            staff=self.staff,
+            now=self.request.received_at,
+            command=self.spec.name if self.spec else getattr(self.request, "action", ""),
+            extras={"engine": self.engine, "registry": self.registry},
+        )
+
+
+Next = Callable[[], Reply]
+
+
+class Middleware(Protocol):
+    def process(self, call: Call, next: Next) -> Reply: ...
+
+
+class ErrorBoundary:
+    """Nothing escapes as a traceback: users get a short reply, operators get the log."""
+
+    def process(self, call: Call, next: Next) -> Reply:
+        try:
+            return next()
+        except UserError as exc:
+            return Reply.error(exc.message, exc.usage)
+        except ServiceUnavailable as exc:
+            return Reply.error(exc.hint, title="暂不可用")
+        except (OperationalError, DBAPIError) as exc:
+            log.warning("store unavailable: %s", exc.__class__.__name__, exc_info=True)
+            return Reply.error(UNAVAILABLE, title="暂不可用")
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("command failed (ref %s)", ref)
+            return Reply.error(f"处理时出错，已记录（编号 {ref}），请稍后再试或联系管理员。Internal error, ref {ref}.")
+
+
+class StoreReady:
+    """An empty or unmigrated database gets a hint, not an SQL error. Checked until it passes."""
+
+    def __init__(self) -> None:
+        self._ready = False
+
+    def process(self, call: Call, next: Next) -> Reply:
+        if not self._ready:
+            if not has_schema(call.engine):
+                raise ServiceUnavailable(NOT_READY_HINT)
+            self._ready = True
+        return next()
+
+
+class OpenSession:
+    def process(self, call: Call, next: Next) -> Reply:
+        with Session(call.engine, expire_on_commit=False) as session:
+            call.session = session
+            try:
+                reply = next()
+                session.commit()
+                return reply
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                call.session = None
+
+
+class IdentifyStaff:
+    def process(self, call: Call, next: Next) -> Reply:
+        assert call.session is not None
+        req = call.request
+        call.staff = load_staff(call.session, req.platform, req.user_id)
+        if call.staff is None:
+            if req.platform == "console":
+                raise UserError(
+                    f"未找到员工 {req.user_id}（数据库为空时请先运行 `rmbot seed`）。Unknown staff id."
+                )
+            raise UserError(
+                "您的账号尚未关联员工信息，请联系管理员运行 "
+                f"`rmbot staff link {req.platform} {req.user_id} <员工号>`。"
+                " Your chat account is not linked to a staff member yet."
+            )
+        return next()
+
+
+class ParseCommand:
+    def process(self, call: Call, next: Next) -> Reply:
+        req = call.request
+        if isinstance(req, ActionRequest):
+            return next()
+        if len(req.text) > MAX_TEXT:
+            raise UserError(f"消息过长（{len(req.text)} 字），请只输入命令。Message too long.", "/help")
+        parsed = parse(req.text)
+        if parsed is None:
+            call.spec = call.registry.lookup("help")
+            return next()
+        spec = call.registry.lookup(parsed.word)
+        args = parsed.args
+        if spec is None:
+            glued = call.registry.split_glued(parsed.word)
+            if glued is not None:
+                spec, rest = glued
+                args = [rest, *args]
+        if spec is None:
+            raise UserError(f"未知命令：{parsed.word[:30]}。发送 /help 查看可用命令。Unknown command.", "/help")
+        call.spec, call.args = spec, args
+        return next()
+
+
+class Authorize:
+    """Role check in front of every command and button: the one access filter."""
+
+    def process(self, call: Call, next: Next) -> Reply:
+        assert call.staff is not None
+        req = call.request
+        if isinstance(req, ActionRequest):
+            spec = call.registry.action(req.action)
+            if spec is None:
+                raise UserError("未知操作，按钮可能已过期。Unknown action.")
+            roles = spec.roles
+        else:
+            assert call.spec is not None
+            roles = call.spec.roles
+        if call.staff.role not in roles:
+            name = f"/{call.spec.name}" if call.spec else "该操作"
+            raise UserError(f"您的角色无权使用 {name}。发送 /help 查看可用命令。Not permitted for your role.")
+        return next()
+
+
+DEFAULT_CHAIN: tuple[type, ...] = (ErrorBoundary, StoreReady, OpenSession, IdentifyStaff, ParseCommand, Authorize)

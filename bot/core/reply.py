@@ -1,0 +1,75 @@
+"""The neutral reply model every command returns and every adapter renders.
+
+It holds structure, not markup: Slack turns it into Block Kit, WeCom into markdown or a
+template card, the console into text, `rmbot ask --json` into JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field as PydField
+
+
+class Field(BaseModel):
+    label: str
+    value: str
+
+
+class Table(BaseModel):
+    columns: list[str]
+    rows: list[list[str]]
+    title: str | None = None
+
+
+class Button(BaseModel):
+    label: str
+    action: str
+    """Registered action name (e.g. ``followup``); clicks come back as `ActionRequest`s."""
+    value: str
+    style: Literal["primary", "danger"] | None = None
+
+
+class Item(BaseModel):
+    """One line a user can act on (a maturing product, a churning customer) with its buttons."""
+
+    text: str
+    buttons: list[Button] = PydField(default_factory=list)
+    ref: str | None = None
+    done_by: str | None = None
+    """Set once handled, e.g. "已联系 · 王芳 11-24 09:12": adapters show it instead of buttons."""
+
+
+class Section(BaseModel):
+    title: str | None = None
+    mention: str | None = None
+    """Staff id to @-mention in group pushes (adapters map it to a platform user)."""
+    text: str | None = None
+    fields: list[Field] = PydField(default_factory=list)
+    tables: list[Table] = PydField(default_factory=list)
+    items: list[Item] = PydField(default_factory=list)
+
+
+class Reply(BaseModel):
+    title: str
+    kind: Literal["info", "warning", "error"] = "info"
+    summary: str | None = None
+    """One-line answer first (e.g. "贵宾客户"), details after."""
+    fields: list[Field] = PydField(default_factory=list)
+    tables: list[Table] = PydField(default_factory=list)
+    sections: list[Section] = PydField(default_factory=list)
+    items: list[Item] = PydField(default_factory=list)
+    buttons: list[Button] = PydField(default_factory=list)
+    notes: list[str] = PydField(default_factory=list)
+    usage: str | None = None
+    """Correct usage, shown with error replies."""
+    masked: bool = False
+    """True when customer data in this reply was masked for a group channel."""
+
+    @classmethod
+    def error(cls, message: str, usage: str | None = None, title: str = "无法完成") -> "Reply":
+        return cls(title=title, kind="error", summary=message, usage=usage)
+
+    def add(self, label: str, value: str) -> "Reply":
+        self.fields.append(Field(label=label, value=value))
+        return self

@@ -1,0 +1,52 @@
+"""One ASGI app serving every configured platform, plus /healthz.
+
+Each adapter package exposes `routes(bot, settings) -> list[starlette Route]`; a platform whose
+settings are missing is simply not mounted. The core is synchronous; endpoints hand work to a
+thread so the event loop keeps acknowledging within the platforms' deadlines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from bot.config import Settings
+from bot.core.app import Rmbot
+
+log = logging.getLogger("rmbot.server")
+
+
+def configured_platforms(settings: Settings) -> list[str]:
+    platforms = []
+    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+        platforms.append("slack")
+    if settings.wecom_corp_id and settings.wecom_token and settings.wecom_aes_key:
+        platforms.append("wecom")
+    return platforms
+
+
+def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str]) -> Starlette:
+    routes: list[BaseRoute] = [Route("/healthz", _health, methods=["GET"])]
+    for platform in platforms:
+        if platform == "slack":
+            from bot.adapters.slack import routes as slack_routes
+
+            routes += slack_routes(bot, settings)
+        elif platform == "wecom":
+            from bot.adapters.wecom import routes as wecom_routes
+
+            routes += wecom_routes(bot, settings)
+        else:
+            raise ValueError(f"unknown platform {platform!r}")
+    app = Starlette(routes=routes)
+    app.state.platforms = list(platforms)
+    return app
+
+
+async def _health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok", "platforms": request.app.state.platforms})

@@ -1,0 +1,185 @@
+"""The store's tables (SQLModel). Alembic migrations in `migrations/` are the schema's truth.
+
+Money is integer 分 (BIGINT), never float. Timestamps are Asia/Shanghai wall-clock time,
+stored without zone (see `ShanghaiDateTime`) so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from bot.clock import SHANGHAI
+
+
+class ShanghaiDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as naive Asia/Shanghai time; load them back as aware."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store: use bot.clock.now()")
+        return value.astimezone(SHANGHAI).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=SHANGHAI)
+
+
+# Org levels: 分行 → 支行 → 网点
+ORG_LEVELS = ("branch", "sub_branch", "outlet")
+ORG_LEVEL_ZH = {"branch": "分行", "sub_branch": "支行", "outlet": "网点"}
+# Staff roles, least to most privileged.
+ROLES = ("rm", "branch_manager", "regional_manager")
+ROLE_ZH = {"rm": "客户经理", "branch_manager": "支行负责人", "regional_manager": "分行管理者"}
+
+
+class Org(SQLModel, table=True):
+    __tablename__ = "org"
+    id: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=64)
+    level: str = Field(max_length=16)
+    parent_id: str | None = Field(default=None, foreign_key="org.id", index=True, max_length=16)
+    path: str = Field(index=True, max_length=128)
+    """Materialised path "/BR01/SB01/" so scope checks are one prefix comparison."""
+
+
+class Staff(SQLModel, table=True):
+    __tablename__ = "staff"
+    id: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=32)
+    role: str = Field(max_length=24)
+    org_id: str = Field(foreign_key="org.id", index=True, max_length=16)
+    active: bool = True
+
+
+class ChatIdentity(SQLModel, table=True):
+    """Which staff member a Slack or WeCom user is; the console uses staff ids directly."""
+
+    __tablename__ = "chat_identity"
+    platform: str = Field(primary_key=True, max_length=16)
+    external_id: str = Field(primary_key=True, max_length=64)
+    staff_id: str = Field(foreign_key="staff.id", index=True, max_length=16)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+    __table_args__ = (Index("ix_customer_org_rm", "org_id", "rm_id"),)
+    id: str = Field(primary_key=True, max_length=20)
+    kind: str = Field(max_length=12)  # individual | corporate
+    name: str = Field(max_length=64)
+    phone: str | None = Field(default=None, max_length=20)
+    id_no: str | None = Field(default=None, max_length=32)
+    rm_id: str = Field(foreign_key="staff.id", index=True, max_length=16)
+    org_id: str = Field(foreign_key="org.id", max_length=16)
+    opened_on: date
+    tier: str | None = Field(default=None, max_length=16)
+    """The tier currently held (individuals); rules decide whether it should change."""
+    tier_since: date | None = None
+    industry: str | None = Field(default=None, max_length=32)
+    employees: int | None = None
+    revenue_fen: int | None = Field(default=None, sa_type=BigInteger)
+    assets_fen: int | None = Field(default=None, sa_type=BigInteger)
+    strategic: bool = False
+    """Manual 战略客户 flag (央企/省属龙头/500强/战略合作协议)."""
+
+
+class Balance(SQLModel, table=True):
+    """Point-in-time AUM (时点) per data date, from the nightly balance extract."""
+
+    __tablename__ = "balance"
+    customer_id: str = Field(foreign_key="customer.id", primary_key=True, max_length=20)
+    as_of: date = Field(primary_key=True, index=True)
+    aum_fen: int = Field(sa_type=BigInteger)
+    deposit_fen: int = Field(default=0, sa_type=BigInteger)
+    outflow_other_bank_fen: int = Field(default=0, sa_type=BigInteger)
+    """Money moved to other banks (他行) over the last 30 days, when the extract has it."""
+
+
+class AumMonthly(SQLModel, table=True):
+    """Monthly AUM: 月日均 (average daily balance), month-end balance and activity."""
+
+    __tablename__ = "aum_monthly"
+    customer_id: str = Field(foreign_key="customer.id", primary_key=True, max_length=20)
+    month: date = Field(primary_key=True)  # first day of the month
+    avg_daily_fen: int = Field(sa_type=BigInteger)
+    month_end_fen: int = Field(sa_type=BigInteger)
+    txn_count: int = 0
+
+
+class Holding(SQLModel, table=True):
+    __tablename__ = "holding"
+    __table_args__ = (Index("ix_holding_maturity", "maturity_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=20)
+    kind: str = Field(max_length=16)  # 活期 定期存款 大额存单 结构性存款 理财 基金 保险 储蓄国债
+    product_name: str = Field(max_length=64)
+    amount_fen: int = Field(sa_type=BigInteger)
+    start_date: date
+    maturity_date: date | None = None
+    term_months: int | None = None
+    risk_level: str | None = Field(default=None, max_length=4)
+
+
+class CorporateMonthly(SQLModel, table=True):
+    __tablename__ = "corporate_monthly"
+    customer_id: str = Field(foreign_key="customer.id", primary_key=True, max_length=20)
+    month: date = Field(primary_key=True)
+    avg_deposit_fen: int = Field(default=0, sa_type=BigInteger)
+    point_deposit_fen: int = Field(default=0, sa_type=BigInteger)
+    pos_settlement_fen: int = Field(default=0, sa_type=BigInteger)
+    payroll_headcount: int = 0
+    payroll_fen: int = Field(default=0, sa_type=BigInteger)
+    credit_cards: int = 0
+    loan_balance_fen: int = Field(default=0, sa_type=BigInteger)
+
+
+class Contact(SQLModel, table=True):
+    """The RM contact / follow-up log: every call, visit and button click on a pushed item."""
+
+    __tablename__ = "contact"
+    __table_args__ = (Index("ix_contact_customer_at", "customer_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", max_length=20)
+    staff_id: str = Field(foreign_key="staff.id", index=True, max_length=16)
+    at: datetime = Field(sa_type=ShanghaiDateTime)
+    outcome: str = Field(max_length=16)  # contacted | retained | lost | note
+    channel: str = Field(default="chat", max_length=16)  # chat | phone | visit | import
+    ref: str | None = Field(default=None, max_length=96)
+    """The pushed item this follow-up answers (e.g. maturing:H123), if any."""
+    note: str | None = Field(default=None, max_length=500)
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only (enforced by triggers in the migration): who looked at what, and the answer."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=ShanghaiDateTime, index=True)
+    staff_id: str | None = Field(default=None, max_length=16, index=True)
+    platform: str = Field(max_length=16)
+    user_ref: str = Field(max_length=64)
+    channel_kind: str = Field(max_length=8)
+    channel_id: str | None = Field(default=None, max_length=64)
+    action: str = Field(max_length=32)
+    target: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=16)  # allowed | denied | not_found | error
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class DataLoad(SQLModel, table=True):
+    """Each load of data (seed or import) with its data date: answers show where figures come from."""
+
+    __tablename__ = "data_load"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    data_date: date
+    loaded_at: datetime = Field(sa_type=ShanghaiDateTime)
+    source: str = Field(max_length=200)
+    rows: int = 0

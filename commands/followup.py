@@ -1,0 +1,41 @@
+"""Follow-up buttons (已联系 / 已承接 / 已流失) on pushed items and /tier answers.
+
+A click is a command like any other: the caller's role and their right to see the customer
+are checked again at click time, and the follow-up is written under the clicker's identity.
+"""
+
+from __future__ import annotations
+
+from bot.core.access import fetch_customer
+from bot.core.context import Context
+from bot.core.errors import UserError
+from bot.core.registry import action
+from bot.core.reply import Button, Reply
+from bot.store.models import Contact
+
+OUTCOMES = {"contacted": "已联系", "retained": "已承接", "lost": "已流失"}
+
+
+def followup_buttons(customer_id: str, ref: str) -> list[Button]:
+    """The three buttons every actionable customer item carries; value = outcome|customer|ref."""
+    return [
+        Button(label=label, action="followup", value=f"{outcome}|{customer_id}|{ref}",
+               style="danger" if outcome == "lost" else ("primary" if outcome == "retained" else None))
+        for outcome, label in OUTCOMES.items()
+    ]
+
+
+@action("followup")
+def record_followup(ctx: Context, value: str) -> Reply:
+    parts = value.split("|", 2)
+    if len(parts) != 3 or parts[0] not in OUTCOMES:
+        raise UserError("按钮数据无效，请刷新后重试。Invalid button payload.")
+    outcome, customer_id, ref = parts
+    customer, _org = fetch_customer(ctx, ctx.extras["engine"], customer_id)  # type: ignore[arg-type]
+    ctx.session.add(
+        Contact(customer_id=customer.id, staff_id=ctx.staff.id, at=ctx.now, outcome=outcome,
+                channel="chat", ref=ref[:96] or None)
+    )
+    label = OUTCOMES[outcome]
+    done = f"{label} · {ctx.staff.name} {ctx.now:%m-%d %H:%M}"
+    return Reply(title="已记录跟进", summary=f"{customer.id} {done}", notes=[f"ref: {ref}"] if ref else [])

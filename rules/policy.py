@@ -7,6 +7,8 @@ reading the files is the caller's job (`bot.config`), which keeps this module fr
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -70,12 +72,24 @@ class BehaviourPolicy(_Frozen):
 
 class DepositClassPolicy(_Frozen):
     source: str
-    amount_small_below_yuan: Decimal
-    amount_large_above_yuan: Decimal
-    term_mid_from_months: int
-    term_long_above_months: int
-    freq_high_above: int
-    freq_low_below: int
+    amount_small_below_yuan: Decimal = Field(ge=0)
+    amount_large_above_yuan: Decimal = Field(ge=0)
+    term_short_min_months: int = Field(default=1, ge=0)
+    term_short_max_months: int = Field(ge=1)
+    term_long_above_months: int = Field(ge=1)
+    freq_high_above: int = Field(ge=0)
+    freq_low_below: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> "DepositClassPolicy":
+        # Each band must be non-empty, or a value could fall into no class at all.
+        if self.amount_small_below_yuan > self.amount_large_above_yuan:
+            raise ValueError("deposit_class: amount_small_below_yuan must be ≤ amount_large_above_yuan")
+        if not self.term_short_min_months <= self.term_short_max_months < self.term_long_above_months:
+            raise ValueError("deposit_class: need term_short_min ≤ term_short_max < term_long_above")
+        if self.freq_low_below > self.freq_high_above + 1:
+            raise ValueError("deposit_class: freq_low_below must be ≤ freq_high_above + 1")
+        return self
 
 
 class ChurnPolicy(_Frozen):
@@ -97,19 +111,35 @@ class MaturityPolicy(_Frozen):
 
 class CorporateClassRow(_Frozen):
     name: str
-    avg_deposit_yuan: Decimal
-    point_deposit_yuan: Decimal
-    pos_monthly_yuan: Decimal
-    payroll_headcount: int
-    payroll_monthly_yuan: Decimal
-    credit_cards: int
+    avg_deposit_yuan: Decimal = Field(ge=0)
+    point_deposit_yuan: Decimal = Field(ge=0)
+    pos_monthly_yuan: Decimal = Field(ge=0)
+    payroll_headcount: int = Field(ge=0)
+    payroll_monthly_yuan: Decimal = Field(ge=0)
+    credit_cards: int = Field(ge=0)
 
 
 class CorporatePolicy(_Frozen):
     source: str
     classes: list[CorporateClassRow]
-    no_loan_scale_min_avg_deposit_yuan: Decimal
+    """Highest first; the first row with any trigger met is the class."""
+    strategic_name: str = "战略客户"
+    """The class given by the manual strategic flag, above every row."""
+    fallback_name: str = "潜在合作客户"
+    """The class of a customer meeting no row: being marketed, no stable business yet."""
+    no_loan_scale_min_avg_deposit_yuan: Decimal = Field(ge=0)
+    no_loan_scale_source: str = ""
     managed_by: dict[str, str]
+
+    @model_validator(mode="after")
+    def _names_consistent(self) -> "CorporatePolicy":
+        names = [self.strategic_name, *(row.name for row in self.classes), self.fallback_name]
+        if len(set(names)) != len(names):
+            raise ValueError(f"corporate: class names must be unique: {names}")
+        missing = [n for n in names if n not in self.managed_by]
+        if missing:
+            raise ValueError(f"corporate.managed_by has no entry for: {', '.join(missing)}")
+        return self
 
 
 class AdvicePolicy(_Frozen):
@@ -118,25 +148,70 @@ class AdvicePolicy(_Frozen):
 
 
 class SizeBounds(_Frozen):
-    employees: int | None = None
-    revenue: Decimal | None = None
-    assets: Decimal | None = None
+    employees: int | None = Field(default=None, ge=0)
+    revenue: Decimal | None = Field(default=None, ge=0)
+    assets: Decimal | None = Field(default=None, ge=0)
 
     def indicators(self) -> dict[str, Decimal]:
         return {k: Decimal(v) for k, v in self.model_dump().items() if v is not None}
 
 
+_KEY_DROP = re.compile(r"[\s、，,·・/]+")
+
+
+def industry_key(name: str) -> str:
+    """Match key for industry names: users type 农林牧渔业 for 农、林、牧、渔业, or full-width forms."""
+    return _KEY_DROP.sub("", unicodedata.normalize("NFKC", name)).lower()
+
+
 class SizeIndustry(_Frozen):
     name: str
     aliases: list[str] = []
+    covers: str = ""
+    """For the standard's * groupings (工业, 交通运输业...): what the grouping includes."""
     large: SizeBounds
     medium: SizeBounds
     small: SizeBounds
+
+    @model_validator(mode="after")
+    def _bounds_consistent(self) -> "SizeIndustry":
+        # The same indicators at every level, and 大型 ≥ 中型 ≥ 小型: otherwise "下划一档" is undefined.
+        levels = [self.large.indicators(), self.medium.indicators(), self.small.indicators()]
+        if not levels[0] or any(set(lv) != set(levels[0]) for lv in levels):
+            raise ValueError(f"enterprise_size.{self.name}: large/medium/small must use the same indicators")
+        for key in levels[0]:
+            if not levels[0][key] >= levels[1][key] >= levels[2][key]:
+                raise ValueError(f"enterprise_size.{self.name}.{key}: need large ≥ medium ≥ small")
+        return self
+
+
+class NotCoveredIndustry(_Frozen):
+    """An industry the standard excludes, named so the bot can say why instead of "unknown"."""
+
+    name: str
+    aliases: list[str] = []
+    reason: str
 
 
 class EnterpriseSizePolicy(_Frozen):
     source: str
     industries: list[SizeIndustry]
+    not_covered: list[NotCoveredIndustry] = []
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> "EnterpriseSizePolicy":
+        seen: dict[str, str] = {}
+        entries: list[tuple[str, list[str]]] = [(i.name, i.aliases) for i in self.industries]
+        entries += [(n.name, n.aliases) for n in self.not_covered]
+        for name, aliases in entries:
+            for word in (name, *aliases):
+                key = industry_key(word)
+                if not key:
+                    raise ValueError(f"enterprise_size: empty industry name or alias under {name}")
+                if key in seen and seen[key] != name:
+                    raise ValueError(f"enterprise_size: {word!r} is used by both {seen[key]} and {name}")
+                seen[key] = name
+        return self
 
 
 class Policy(_Frozen):

@@ -1,0 +1,314 @@
+"""WeCom server API client: access token cache, retries, and a pacer.
+
+WeCom silently drops app messages past 30 per member per minute (1000 per hour) and robot
+messages past 20 per minute, so rate errors cannot be relied on: the `Pacer` waits before
+sending instead. Tokens live 7200 s and every call needs one, so they are cached per app and
+refreshed when WeCom says they expired (40014/42001), not on a timer alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("rmbot.wecom.client")
+
+TOKEN_ERRORS = frozenset({40014, 42001, 41001})
+"""invalid / expired / missing access_token: fetch a new one and try once more."""
+RETRYABLE = frozenset({-1, 45009, 45033})
+"""system busy, frequency limit, concurrency limit: back off and retry."""
+MARKDOWN_MAX = 2048
+ROBOT_MARKDOWN_MAX = 4096
+TEXT_MAX = 2048
+BUTTON_KEY_MAX = 1024
+
+DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
+
+
+class WeComError(Exception):
+    def __init__(self, errcode: int, errmsg: str, api: str) -> None:
+        super().__init__(f"{api}: errcode {errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.api = api
+
+
+# -- pacing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    window: float
+
+
+MEMBER_LIMITS = (Limit(30, 60.0), Limit(1000, 3600.0))
+ROBOT_LIMITS = (Limit(20, 60.0),)
+
+
+class Pacer:
+    """Sliding-window limits per key; `acquire` blocks until every key has room, never drops.
+
+    Clock and sleep are injectable because they are the outside world's time: tests run hours
+    of pacing in microseconds.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, keys: Sequence[str], limits: Sequence[Limit]) -> float:
+        """Wait until one more send to each of `keys` stays within `limits`; record it.
+
+        All keys are taken together (one message/send to several members counts for each),
+        so a send never holds some members' slots while waiting for others. Returns seconds
+        waited.
+        """
+        waited = 0.0
+        horizon = max(limit.window for limit in limits)
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = max((self._wait(key, limits, now, horizon) for key in keys), default=0.0)
+                if wait <= 0:
+                    for key in keys:
+                        self._sent.setdefault(key, deque()).append(now)
+                    return waited
+            log.info("pacing WeCom sends: waiting %.1fs", wait)
+            self._sleep(wait)
+            waited += wait
+
+    def _wait(self, key: str, limits: Sequence[Limit], now: float, horizon: float) -> float:
+        sent = self._sent.get(key)
+        if not sent:
+            return 0.0
+        while sent and sent[0] <= now - horizon:
+            sent.popleft()
+        wait = 0.0
+        for limit in limits:
+            in_window = [t for t in sent if t > now - limit.window]
+            if len(in_window) >= limit.count:
+                # the send that must age out before one more fits
+                oldest = in_window[len(in_window) - limit.count]
+                wait = max(wait, oldest + limit.window - now)
+        return wait
+
+    def sent_in(self, key: str, window: float) -> int:
+        now = self._clock()
+        return sum(1 for t in self._sent.get(key, ()) if t > now - window)
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+class TokenCache:
+    """access_token per app, shared by every client in the process (one fetch per expiry)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, early: float = 300.0) -> None:
+        self._clock = clock
+        self._early = early
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: str) -> str | None:
+        entry = self._tokens.get(key)
+        if entry is None or entry[1] <= self._clock():
+            return None
+        return entry[0]
+
+    def put(self, key: str, token: str, expires_in: float) -> None:
+        # refresh a little early so a token does not expire between our check and WeCom's
+        self._tokens[key] = (token, self._clock() + max(expires_in - self._early, 0.0))
+
+    def invalidate(self, key: str, token: str) -> None:
+        """Drop `token` only if still current: another thread may already hold a fresh one."""
+        with self._guard:
+            if self._tokens.get(key, ("",))[0] == token:
+                del self._tokens[key]
+
+
+SHARED_TOKENS = TokenCache()
+
+
+# -- client -----------------------------------------------------------------------------------
+
+
+class WeComClient:
+    def __init__(
+        self,
+        corp_id: str,
+        secret: str,
+        agent_id: int,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+        tokens: TokenCache | None = None,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_retries: int = 3,
+        backoff: float = 1.0,
+    ) -> None:
+        self.corp_id = corp_id
+        self.agent_id = agent_id
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+        self._http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+        self._tokens = tokens or SHARED_TOKENS
+        self.pacer = pacer or Pacer()
+        self._sleep = sleep
+        self.max_retries = max_retries
+        self.backoff = backoff
+        digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
+        self._token_key = f"{self.base_url}|{corp_id}|{digest}"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- token --------------------------------------------------------------------------------
+
+    def access_token(self) -> str:
+        token = self._tokens.get(self._token_key)
+        if token:
+            return token
+        with self._tokens.lock(self._token_key):
+            token = self._tokens.get(self._token_key)
+            if token:
+                return token
+            data = self._call("GET", "/cgi-bin/gettoken",
+                              params={"corpid": self.corp_id, "corpsecret": self._secret}, auth=False)
+            token = str(data["access_token"])
+            self._tokens.put(self._token_key, token, float(data.get("expires_in", 7200)))
+            log.info("WeCom access_token refreshed")
+            return token
+
+    # -- the one request path -----------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              body: Mapping[str, Any] | None = None, auth: bool = True) -> dict[str, Any]:
+        refreshed = False
+        attempt = 0
+        content = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        while True:
+            query = dict(params or {})
+            token = self.access_token() if auth else ""
+            if auth:
+                query["access_token"] = token
+            errcode, errmsg, data = self._once(method, path, query, content)
+            if errcode == 0:
+                return data
+            if auth and errcode in TOKEN_ERRORS and not refreshed:
+                log.info("WeCom %s: token rejected (%s), refreshing", path, errcode)
+                self._tokens.invalidate(self._token_key, token)
+                refreshed = True
+                continue
+            if errcode in RETRYABLE and attempt < self.max_retries:
+                delay = self.backoff * (2 ** attempt)
+                log.warning("WeCom %s: errcode %s, retry %d in %.1fs", path, errcode, attempt + 1, delay)
+                self._sleep(delay)
+                attempt += 1
+                continue
+            raise WeComError(errcode, errmsg, path)
+
+    def _once(self, method: str, path: str, query: dict[str, Any],
+              content: bytes | None) -> tuple[int, str, dict[str, Any]]:
+        """One HTTP exchange mapped to (errcode, errmsg, body); transport trouble is -1 (busy).
+
+        Only failures where the request surely did not arrive (connect errors) or the server
+        said it failed (5xx) are retried, so a message is not sent twice after a read timeout.
+        """
+        headers = {"Content-Type": "application/json; charset=utf-8"} if content is not None else None
+        try:
+            resp = self._http.request(method, self.base_url + path, params=query, content=content,
+                                      headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            return -1, f"connect failed: {exc.__class__.__name__}", {}
+        if resp.status_code >= 500:
+            return -1, f"HTTP {resp.status_code}", {}
+        try:
+            data = resp.json()
+        except ValueError:
+            return -2, f"HTTP {resp.status_code}: not JSON", {}
+        if not isinstance(data, dict):
+            return -2, "response is not an object", {}
+        return int(data.get("errcode", 0) or 0), str(data.get("errmsg", "")), data
+
+    # -- app messages (message/send) --------------------------------------------------------------
+
+    def send(self, touser: str | Sequence[str], msgtype: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        users = [touser] if isinstance(touser, str) else list(touser)
+        if not users or len(users) > 1000:
+            raise ValueError("touser must name 1..1000 members")
+        self.pacer.acquire([f"member:{u}" for u in users], MEMBER_LIMITS)
+        payload = {"touser": "|".join(users), "msgtype": msgtype, "agentid": self.agent_id, msgtype: body}
+        data = self._call("POST", "/cgi-bin/message/send", body=payload)
+        if data.get("invaliduser"):
+            log.warning("WeCom message/send: some users are not reachable by the app: %s", data["invaliduser"])
+        return data
+
+    def send_text(self, touser: str | Sequence[str], content: str) -> dict[str, Any]:
+        _check_bytes(content, TEXT_MAX, "text")
+        return self.send(touser, "text", {"content": content})
+
+    def send_markdown(self, touser: str | Sequence[str], content: str) -> dict[str, Any]:
+        _check_bytes(content, MARKDOWN_MAX, "markdown")
+        return self.send(touser, "markdown", {"content": content})
+
+    def send_template_card(self, touser: str | Sequence[str], card: Mapping[str, Any]) -> dict[str, Any]:
+        """The answer carries `response_code` for interactive cards (usable once, 72 h)."""
+        return self.send(touser, "template_card", card)
+
+    def update_template_card(self, userids: Sequence[str], response_code: str, replace_name: str) -> dict[str, Any]:
+        """Grey out the clicked card's buttons, showing `replace_name` instead."""
+        payload = {"userids": list(userids), "agentid": self.agent_id, "response_code": response_code,
+                   "button": {"replace_name": replace_name}}
+        return self._call("POST", "/cgi-bin/message/update_template_card", body=payload)
+
+    # -- app group chats --------------------------------------------------------------------------
+
+    def appchat_send(self, chatid: str, msgtype: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        # WeCom does not publish a per-chat limit; pacing a chat like a member is the safe side.
+        self.pacer.acquire([f"chat:{chatid}"], MEMBER_LIMITS)
+        return self._call("POST", "/cgi-bin/appchat/send",
+                          body={"chatid": chatid, "msgtype": msgtype, msgtype: body})
+
+    def appchat_send_markdown(self, chatid: str, content: str) -> dict[str, Any]:
+        _check_bytes(content, MARKDOWN_MAX, "markdown")
+        return self.appchat_send(chatid, "markdown", {"content": content})
+
+    # -- group robots (no token: the webhook key is the credential) -------------------------------
+
+    def webhook_send(self, key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self.pacer.acquire([f"robot:{digest}"], ROBOT_LIMITS)
+        return self._call("POST", "/cgi-bin/webhook/send", params={"key": key}, body=payload, auth=False)
+
+    def webhook_markdown(self, key: str, content: str) -> dict[str, Any]:
+        _check_bytes(content, ROBOT_MARKDOWN_MAX, "robot markdown")
+        return self.webhook_send(key, {"msgtype": "markdown", "markdown": {"content": content}})
+
+
+def _check_bytes(content: str, limit: int, what: str) -> None:
+    """Refuse rather than let WeCom cut or drop it: splitting is the renderer's job."""
+    size = len(content.encode("utf-8"))
+    if size > limit:
+        raise ValueError(f"{what} content is {size} bytes, over WeCom's {limit}")
+    if not content.strip():
+        raise ValueError(f"{what} content is empty")

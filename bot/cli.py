@@ -1,0 +1,242 @@
+"""The `rmbot` command (typer): set up the store, seed the demo bank, chat, serve, administer."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from bot.config import Settings, get_settings, load_policy
+from bot.store.db import has_schema, make_engine, session_scope
+
+app = typer.Typer(help="客户经理助手 rmbot — chat-ops assistant for bank relationship managers.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="数据库结构（Alembic 迁移）Database schema.", no_args_is_help=True)
+staff_app = typer.Typer(help="员工与聊天账号关联 Staff and chat identities.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(staff_app, name="staff")
+err = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]错误 Error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+def _engine(settings: Settings):  # noqa: ANN202
+    try:
+        return make_engine(settings.database_url)
+    except Exception as exc:  # noqa: BLE001  (bad URL, missing driver)
+        fail(f"无法使用 DATABASE_URL：{exc}")
+
+
+def _policy(settings: Settings):  # noqa: ANN202
+    try:
+        return load_policy(settings)
+    except Exception as exc:  # noqa: BLE001  (bad override file)
+        fail(f"策略文件无效 Invalid policy file {settings.policy_file}: {exc}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    from bot.store.migrate import current_revision, upgrade
+
+    engine = _engine(_settings())
+    try:
+        upgrade(engine)
+    except OperationalError as exc:
+        fail(f"数据库不可用 Database unreachable: {exc.orig}")
+    out.print(f"数据库已是最新结构 Schema at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision."""
+    from bot.store.migrate import current_revision
+
+    out.print(current_revision(_engine(_settings())) or "（未初始化 not initialised）")
+
+
+@app.command()
+def seed(
+    customers: Annotated[int, typer.Option(min=20, max=5_000_000, help="客户数 number of customers")] = 2000,
+    seed: Annotated[int, typer.Option(help="随机种子 random seed (same seed → same bank)")] = 42,
+    data_date: Annotated[Optional[str], typer.Option(help="数据日期 YYYY-MM-DD (default: yesterday)")] = None,
+    reset: Annotated[bool, typer.Option(help="清空后重建 drop all data first")] = False,
+    if_empty: Annotated[bool, typer.Option(help="已有数据则跳过 skip if data exists")] = False,
+) -> None:
+    """Build the deterministic synthetic demo bank (scales to 1,000,000 customers)."""
+    from bot.store.migrate import alembic_config, upgrade
+    from bot.store.models import Customer
+    from bot.store.seed import seed_bank
+
+    settings = _settings()
+    engine = _engine(settings)
+    policy = _policy(settings)
+    parsed_date: date | None = None
+    if data_date:
+        try:
+            parsed_date = date.fromisoformat(data_date)
+        except ValueError:
+            fail(f"日期格式应为 YYYY-MM-DD：{data_date}")
+    try:
+        if reset and has_schema(engine):
+            from alembic import command
+
+            cfg = alembic_config()
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "base")
+        upgrade(engine)
+        with session_scope(engine) as s:
+            existing = s.execute(select(Customer.id).limit(1)).first()
+    except OperationalError as exc:
+        fail(f"数据库不可用 Database unreachable: {exc.orig}")
+    if existing:
+        if if_empty:
+            out.print("数据库已有数据，跳过生成。Data present, seed skipped.")
+            return
+        fail("数据库已有数据；使用 --reset 重建。The database has data; use --reset to rebuild it.")
+    with Progress(TextColumn("生成示范银行 seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("seed", total=customers)
+        summary = seed_bank(engine, policy, customers=customers, seed=seed, data_date=parsed_date,
+                            progress=lambda n: bar.advance(task, n))
+    out.print(f"已生成 {summary.customers} 位客户、{summary.staff} 名员工、{summary.sub_branches} 个支行，"
+              f"共 {summary.rows} 行；数据日期 {summary.data_date}。")
+    out.print("可以试试 Try these:")
+    for key, desc in summary.examples.items():
+        out.print(f"  {key:10s} {desc}")
+    out.print("例 e.g.  rmbot ask --as RM001 \"/tier C0000001\"")
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="命令文本 command text, e.g. \"/tier C0000001\"")],
+    as_: Annotated[str, typer.Option("--as", help="员工号 staff id")],
+    channel: Annotated[str, typer.Option(help="dm | group（群聊脱敏 masked）")] = "dm",
+    json_: Annotated[bool, typer.Option("--json", help="输出中性回复 JSON")] = False,
+) -> None:
+    """Run one command exactly as a chat adapter would."""
+    from bot.adapters.console import as_json, ask as run
+    from bot.core.app import Rmbot
+    from bot.render.text import render_text
+
+    if channel not in ("dm", "group"):
+        fail("--channel 只能是 dm 或 group")
+    settings = _settings()
+    bot = Rmbot(_engine(settings), _policy(settings))
+    reply = run(bot, as_, text, channel)  # type: ignore[arg-type]
+    templates = str(settings.templates_dir) if settings.templates_dir else None
+    sys.stdout.write(as_json(reply) + "\n" if json_ else render_text(reply, templates))
+    if reply.kind == "error":
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(
+    as_: Annotated[str, typer.Option("--as", help="员工号 staff id")],
+    channel: Annotated[str, typer.Option(help="dm | group")] = "dm",
+) -> None:
+    """Interactive console chat (the demo)."""
+    from bot.adapters.console import repl
+    from bot.core.app import Rmbot
+
+    if channel not in ("dm", "group"):
+        fail("--channel 只能是 dm 或 group")
+    settings = _settings()
+    bot = Rmbot(_engine(settings), _policy(settings))
+    templates = str(settings.templates_dir) if settings.templates_dir else None
+    repl(bot, as_, channel, input, lambda s: (sys.stdout.write(s), sys.stdout.flush()), templates)  # type: ignore[arg-type]
+
+
+@staff_app.command("link")
+def staff_link(
+    platform: Annotated[str, typer.Argument(help="slack | wecom")],
+    external_id: Annotated[str, typer.Argument(help="Slack user id (U…) or WeCom userid")],
+    staff_id: Annotated[str, typer.Argument(help="员工号 staff id")],
+) -> None:
+    """Link a chat account to a staff member (re-linking moves it)."""
+    from bot.store.staff import link_identity
+
+    engine = _engine(_settings())
+    if not has_schema(engine):
+        fail("数据库尚未初始化：请先运行 rmbot db upgrade")
+    try:
+        with session_scope(engine) as s:
+            link_identity(s, platform, external_id, staff_id.upper())
+    except (ValueError, LookupError) as exc:
+        fail(str(exc))
+    out.print(f"已关联 Linked: {platform}:{external_id} → {staff_id.upper()}")
+
+
+@staff_app.command("unlink")
+def staff_unlink(platform: str, external_id: str) -> None:
+    """Remove a chat account's link."""
+    from bot.store.staff import unlink_identity
+
+    with session_scope(_engine(_settings())) as s:
+        if not unlink_identity(s, platform, external_id):
+            fail(f"没有该关联 No such link: {platform}:{external_id}", 1)
+    out.print("已解除关联 Unlinked")
+
+
+@app.command()
+def audit(last: Annotated[int, typer.Option(min=1, max=10_000)] = 20) -> None:
+    """Show the newest audit log entries."""
+    from bot.store.models import AuditLog
+
+    with session_scope(_engine(_settings())) as s:
+        rows = s.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(last)).scalars().all()
+    for r in reversed(rows):
+        out.print(f"{r.at:%Y-%m-%d %H:%M:%S} {r.staff_id or '-':8s} {r.platform}/{r.channel_kind} "
+                  f"{r.action:8s} {r.target or '-':10s} {r.outcome}", markup=False, highlight=False)
+
+
+@app.command()
+def serve(
+    platform: Annotated[Optional[str], typer.Argument(help="slack | wecom (default: every configured one)")] = None,
+) -> None:
+    """Serve the configured chat platforms in one process (one store, one scheduler)."""
+    import uvicorn
+
+    from bot.core.app import Rmbot
+    from bot.server import build_app, configured_platforms
+
+    settings = _settings()
+    available = configured_platforms(settings)
+    platforms = [platform] if platform else available
+    if not platforms:
+        fail("没有配置任何聊天平台：请在 .env 中设置 Slack 或企业微信变量（见 .env.example）。No platform configured.")
+    missing = [p for p in platforms if p not in available]
+    if missing:
+        fail(f"{missing[0]} 未配置完整，请检查 .env（见 .env.example）。Platform not configured.")
+    engine = _engine(settings)
+    if not has_schema(engine):
+        fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
+    bot = Rmbot(engine, _policy(settings))
+    uvicorn.run(build_app(bot, settings, platforms), host=settings.host, port=settings.port, log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Behaviour status, orthogonal to the tier: 活跃 / 潜在 / 沉睡 (seed 004, seed 000).
+
+沉睡 is seed 000's 网沙 target (low balance, no RM contact, money flowing out), not the
+regulator's 5-year 沉睡账户. The three statuses partition customers: whoever is neither dormant
+nor active is 潜在 — a customer with needs the bank does not yet serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from rules.money import fmt_threshold_wan, fmt_wan, yuan_to_fen
+from rules.policy import BehaviourPolicy
+from rules.reasons import Reason
+
+ACTIVE, POTENTIAL, DORMANT = "活跃客户", "潜在客户", "沉睡客户"
+
+
+@dataclass(frozen=True)
+class BehaviourInput:
+    today: date
+    aum_fen: int
+    aum_fen_before: int | None
+    """AUM `dormant_outflow_days` ago (month-end balance of that month), if known."""
+    last_contact: date | None
+    txn_count_3m: int
+    product_kinds: int
+
+
+@dataclass(frozen=True)
+class BehaviourResult:
+    status: str
+    reasons: list[Reason]
+
+
+def classify_behaviour(data: BehaviourInput, policy: BehaviourPolicy) -> BehaviourResult:
+    src = policy.source
+    line = yuan_to_fen(policy.dormant_max_aum_yuan)
+    days_since = (data.today - data.last_contact).days if data.last_contact else None
+    contact_text = "从未联系" if days_since is None else f"{days_since} 天未联系"
+    low = data.aum_fen < line
+    quiet = days_since is None or days_since > policy.dormant_no_contact_days
+    outflow = data.aum_fen_before is not None and data.aum_fen < data.aum_fen_before
+    if low and quiet and outflow:
+        assert data.aum_fen_before is not None
+        return BehaviourResult(DORMANT, [Reason(
+            "behaviour.dormant",
+            f"AUM {fmt_wan(data.aum_fen)} < {fmt_threshold_wan(line)}，{contact_text}"
+            f"（> {policy.dormant_no_contact_days} 天），近 {policy.dormant_outflow_days} 天净流出 "
+            f"{fmt_wan(data.aum_fen_before - data.aum_fen)} → 沉睡客户",
+            src, {"aum_fen": data.aum_fen, "days_since_contact": days_since},
+        )])
+    recent_contact = days_since is not None and days_since <= policy.active_contact_days
+    if data.txn_count_3m >= policy.active_min_txn_3m or recent_contact:
+        why = (f"近3个月交易 {data.txn_count_3m} 笔 ≥ {policy.active_min_txn_3m}"
+               if data.txn_count_3m >= policy.active_min_txn_3m
+               else f"{days_since} 天前有客户经理联系（≤ {policy.active_contact_days} 天）")
+        return BehaviourResult(ACTIVE, [Reason("behaviour.active", f"{why} → 活跃客户", src,
+                                               {"txn_count_3m": data.txn_count_3m})])
+    trend = ""
+    if data.aum_fen_before is not None:
+        trend = "，资产上升" if data.aum_fen > data.aum_fen_before else "，资产未增长"
+    return BehaviourResult(POTENTIAL, [Reason(
+        "behaviour.potential",
+        f"近3个月交易 {data.txn_count_3m} 笔 < {policy.active_min_txn_3m}，{contact_text}"
+        f"{trend}，持有 {data.product_kinds} 类产品 → 潜在客户（有待开发）",
+        src, {"txn_count_3m": data.txn_count_3m, "product_kinds": data.product_kinds},
+    )])

@@ -13,6 +13,9 @@ from rules.enterprise_size import classify_enterprise_size
 from rules.masking import aum_band, mask_name
 from rules.money import FEN_PER_WAN, fmt_wan
 
+_CONTEXT_RULES = {"corporate.not_met", "corporate.managed_by", "corporate.qualitative", "corporate.scale"}
+"""Reasons that explain context rather than the decision; shown elsewhere or left to /size."""
+
 NEXT_STEP = {
     "战略客户": "分行牵头高层营销，拓展集团及下属子公司的综合合作",
     "优质客户": "持续跟踪经营与投资方向，挖掘融资、结算与代发需求，提升依存度",
@@ -32,7 +35,8 @@ def corporate_reply(ctx: Context, p: Profile) -> Reply:
     name = mask_name(c.name) if masked else c.name
     reply = Reply(title=f"对公客户 · {name}（{c.id}）", summary=cls.name, masked=masked)
     reply.add("客户类别", cls.name)
-    reply.add("依据", "；".join(r.text for r in cls.reasons) if not masked else cls.name)
+    decisive = [r.text for r in cls.reasons if r.rule not in _CONTEXT_RULES]
+    reply.add("依据", "；".join(decisive) if not masked else cls.name)
     if cls.scale_class:
         reply.add("无贷户规模", cls.scale_class)
     reply.add("企业规模", _size_text(ctx, p))
@@ -65,4 +69,9 @@ def _size_text(ctx: Context, p: Profile) -> str:
         return f"资料不全，无法划型（{exc}）"
     if ctx.masked:
         return f"{size.size}企业（{size.industry}）"
-    return f"{size.size}企业（{size.industry}）：" + "；".join(r.text for r in size.reasons[:3])
+    decisive = [r.text for r in size.reasons if r.rule == f"enterprise_size.{_LEVEL.get(size.size, '')}"
+                or r.rule == "enterprise_size.micro"]
+    return f"{size.size}企业（{size.industry}）" + (f"：{decisive[-1]}" if decisive else "")
+
+
+_LEVEL = {"大型": "large", "中型": "medium", "小型": "small", "微型": "micro"}

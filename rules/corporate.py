@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from rules.money import fmt_threshold_wan, fmt_wan, yuan_to_fen
+from rules.money import FEN_PER_WAN, fmt_threshold_wan, fmt_wan, yuan_to_fen
 from rules.policy import CorporateClassRow, CorporatePolicy, Policy
 from rules.reasons import Reason
 
@@ -123,17 +123,26 @@ def scale_class(policy: Policy | CorporatePolicy, metrics: CorporateMetrics) -> 
     if metrics.loan_balance_fen > 0:
         return ScaleClass(None, [Reason(
             "corporate.scale",
-            f"有贷户（贷款余额 {fmt_wan(metrics.loan_balance_fen)}）：规模以上/以下仅适用于无贷户，"
+            f"有贷户（贷款余额 {_wan(metrics.loan_balance_fen)}）：规模以上/以下仅适用于无贷户，"
             "有贷户按客户规模（战略性、大型、中型、小企业）分层",
             source, {"loan_balance_fen": metrics.loan_balance_fen})])
     line = yuan_to_fen(section.no_loan_scale_min_avg_deposit_yuan)
     avg = metrics.avg_deposit_fen
     if avg >= line:
-        scale, text = SCALE_ABOVE, f"无贷户：日均存款 {fmt_wan(avg)} ≥ {fmt_threshold_wan(line)} → {SCALE_ABOVE}"
+        scale, text = SCALE_ABOVE, f"无贷户：日均存款 {_wan(avg, line)} ≥ {fmt_threshold_wan(line)} → {SCALE_ABOVE}"
     else:
-        scale, text = SCALE_BELOW, f"无贷户：日均存款 {fmt_wan(avg)} < {fmt_threshold_wan(line)} → {SCALE_BELOW}"
+        scale, text = SCALE_BELOW, f"无贷户：日均存款 {_wan(avg, line)} < {fmt_threshold_wan(line)} → {SCALE_BELOW}"
     return ScaleClass(scale, [Reason("corporate.scale", text, source,
                                      {"avg_deposit_fen": avg, "line_fen": line})])
+
+
+def _wan(value_fen: int, line_fen: int = 0) -> str:
+    """Two decimals unless rounding would hide the comparison (79.999999万 shown as "80.00万 < 80万")."""
+    text = fmt_wan(value_fen)
+    shown = Decimal(text[:-1]) * FEN_PER_WAN
+    if (shown >= line_fen) != (value_fen >= line_fen) or (shown == 0) != (value_fen == 0):
+        return fmt_wan(value_fen, places=6)
+    return text
 
 
 def _section(policy: Policy | CorporatePolicy) -> CorporatePolicy:
@@ -171,9 +180,9 @@ def _evaluate(row: CorporateClassRow, m: CorporateMetrics) -> tuple[list[tuple[s
     def money(trigger: str, label: str, value: int, line_yuan: Decimal) -> None:
         line = yuan_to_fen(line_yuan)
         if value >= line:
-            hits.append((trigger, f"{label} {fmt_wan(value)} ≥ {fmt_threshold_wan(line)}"))
+            hits.append((trigger, f"{label} {_wan(value, line)} ≥ {fmt_threshold_wan(line)}"))
         else:
-            misses.append(f"{label} {fmt_wan(value)} < {fmt_threshold_wan(line)}")
+            misses.append(f"{label} {_wan(value, line)} < {fmt_threshold_wan(line)}")
 
     money("avg_deposit", "日均对公存款", m.avg_deposit_fen, row.avg_deposit_yuan)
     money("point_deposit", "时点对公存款（月末/季末/年末）", m.point_deposit_fen, row.point_deposit_yuan)
@@ -183,7 +192,7 @@ def _evaluate(row: CorporateClassRow, m: CorporateMetrics) -> tuple[list[tuple[s
     heads_ok = m.payroll_headcount >= row.payroll_headcount
     amount_ok = m.payroll_fen >= pay_line
     heads = f"代发人数 {m.payroll_headcount}人 {'≥' if heads_ok else '<'} {row.payroll_headcount}人"
-    amount = f"月代发额 {fmt_wan(m.payroll_fen)} {'≥' if amount_ok else '<'} {fmt_threshold_wan(pay_line)}"
+    amount = f"月代发额 {_wan(m.payroll_fen, pay_line)} {'≥' if amount_ok else '<'} {fmt_threshold_wan(pay_line)}"
     if heads_ok and amount_ok:
         hits.append(("payroll", f"代发工资：{heads} 且 {amount}"))
     elif heads_ok or amount_ok:

@@ -169,9 +169,8 @@ def classify_enterprise_size(
         reasons.append(Reason("enterprise_size.micro", f"微型企业只须满足所列指标中的一项即可：{text} → 微型",
                               source, {k: str(v) for k, v, _ in below}))
 
-    for k in INDICATORS:
+    for k, (name, _, _) in INDICATORS.items():
         if k not in used and given[k] is not None:
-            name, _, unit = INDICATORS[k]
             reasons.append(Reason("enterprise_size.unused", f"{name}不是{row.name}的划型指标，未参与判定", source,
                                   {k: str(given[k])}))
     definitions = "；".join([*(_DEFINITIONS[k] for k in used), NOTE_INDIVIDUAL])

@@ -21,11 +21,16 @@ from bot.core.app import Rmbot
 log = logging.getLogger("rmbot.server")
 
 
+def _set(value: object) -> bool:
+    secret = getattr(value, "get_secret_value", None)
+    return bool(secret() if secret else value)
+
+
 def configured_platforms(settings: Settings) -> list[str]:
     platforms = []
-    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+    if _set(settings.slack_bot_token) and (_set(settings.slack_signing_secret) or _set(settings.slack_app_token)):
         platforms.append("slack")
-    if settings.wecom_corp_id and settings.wecom_token and settings.wecom_aes_key:
+    if all(_set(v) for v in (settings.wecom_corp_id, settings.wecom_secret, settings.wecom_token, settings.wecom_aes_key)):
         platforms.append("wecom")
     return platforms
 

@@ -31,7 +31,7 @@ def record_followup(ctx: Context, value: str) -> Reply:
     if len(parts) != 3 or parts[0] not in OUTCOMES:
         raise UserError("按钮数据无效，请刷新后重试。Invalid button payload.")
     outcome, customer_id, ref = parts
-    customer, _org = fetch_customer(ctx, ctx.extras["engine"], customer_id)  # type: ignore[arg-type]
+    customer, _org, _rm = fetch_customer(ctx, customer_id)
     ctx.session.add(
         Contact(customer_id=customer.id, staff_id=ctx.staff.id, at=ctx.now, outcome=outcome,
                 channel="chat", ref=ref[:96] or None)

@@ -30,8 +30,8 @@ def tier(ctx: Context, args: list[str]) -> Reply:
     if len(args) > 1:
         raise UserError("一次只能查询一个客户号。One customer number at a time.", USAGE)
     customer_no = parse_customer_no(args[0], USAGE)
-    customer, org = fetch_customer(ctx, ctx.extras["engine"], customer_no)  # type: ignore[arg-type]
-    profile = load_profile(ctx.session, customer, org, ctx.policy.tiers.downgrade_months)
+    customer, org, rm = fetch_customer(ctx, customer_no)
+    profile = load_profile(ctx.session, customer, org, rm, ctx.policy.tiers.downgrade_months)
     if customer.kind == "corporate":
         from commands.tier_corporate import corporate_reply
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -49,38 +50,44 @@ def parse_customer_no(raw: str, usage: str) -> str:
     return value
 
 
-def fetch_customer(ctx: Context, engine: Engine, customer_no: str) -> tuple[Customer, Org]:
-    """The customer and their org if the caller may see them; audited either way."""
+def fetch_customer(ctx: Context, customer_no: str) -> tuple[Customer, Org, Staff]:
+    """The customer, their org and RM if the caller may see them; audited either way."""
+    rm = aliased(Staff)
     row = ctx.session.execute(
-        select(Customer, Org).join(Org, Org.id == Customer.org_id).where(Customer.id == customer_no)
+        select(Customer, Org, rm).join(Org, Org.id == Customer.org_id).join(rm, rm.id == Customer.rm_id)
+        .where(Customer.id == customer_no)
     ).first()
     if row is None:
-        write_audit(engine, ctx, target=customer_no, outcome="not_found")
+        stage_audit(ctx, target=customer_no, outcome="not_found")
     elif not can_see(ctx.staff, row[0].rm_id, row[1].path):
-        write_audit(engine, ctx, target=customer_no, outcome="denied")
+        stage_audit(ctx, target=customer_no, outcome="denied")
     else:
-        write_audit(engine, ctx, target=customer_no, outcome="allowed")
-        return row[0], row[1]
+        stage_audit(ctx, target=customer_no, outcome="allowed")
+        return row[0], row[1], row[2]
     raise UserError(f"未找到客户 {customer_no}，或您无权查看该客户。Customer not found or not accessible.")
 
 
-def write_audit(
-    engine: Engine, ctx: Context, *, target: str | None, outcome: str, detail: str | None = None
-) -> None:
-    """In its own transaction, so a refused or failing command still leaves its audit entry."""
+def stage_audit(ctx: Context, *, target: str | None, outcome: str, detail: str | None = None) -> None:
+    """Staged on the context; committed with the command, or on its own if the command fails."""
     req = ctx.request
-    with engine.begin() as conn:
-        conn.execute(
-            insert(AuditLog).values(
-                at=ctx.now,
-                staff_id=ctx.staff.id,
-                platform=req.platform,
-                user_ref=req.user_id[:64],
-                channel_kind=req.channel_kind,
-                channel_id=(req.channel_id or None) and req.channel_id[:64],
-                action=ctx.command[:32],
-                target=target[:64] if target else None,
-                outcome=outcome,
-                detail=detail[:500] if detail else None,
-            )
-        )
+    ctx.audit.append(AuditLog(
+        at=ctx.now,
+        staff_id=ctx.staff.id,
+        platform=req.platform,
+        user_ref=req.user_id[:64],
+        channel_kind=req.channel_kind,
+        channel_id=req.channel_id[:64] if req.channel_id else None,
+        action=ctx.command[:32],
+        target=target[:64] if target else None,
+        outcome=outcome,
+        detail=detail[:500] if detail else None,
+    ))
+
+
+def write_audit_now(engine: Engine, entries: list[object]) -> None:
+    """For entries whose command failed: a transaction of their own, so no lookup goes unlogged."""
+    if not entries:
+        return
+    with Session(engine) as session:
+        session.add_all(entries)
+        session.commit()

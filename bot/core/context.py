@@ -34,6 +34,8 @@ class Context:
     now: datetime
     command: str = ""
     extras: dict[str, object] = field(default_factory=dict)
+    audit: list[object] = field(default_factory=list)
+    """Audit entries staged by the command; `OpenSession` makes sure they are written."""
 
     @property
     def today(self) -> date:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from bot.core.access import load_staff
+from bot.core.access import load_staff, write_audit_now
 from bot.core.context import Context, StaffView
 from bot.core.errors import ServiceUnavailable, UserError
 from bot.core.parser import MAX_TEXT, parse
@@ -48,6 +48,7 @@ class Call:
     staff: StaffView | None = None
     spec: CommandSpec | None = None
     args: list[str] = field(default_factory=list)
+    audit: list[object] = field(default_factory=list)
 
     def context(self) -> Context:
         assert self.session is not None and self.staff is not None
@@ -59,6 +60,7 @@ class Call:
             now=self.request.received_at,
             command=self.spec.name if self.spec else getattr(self.request, "action", ""),
             extras={"engine": self.engine, "registry": self.registry},
+            audit=self.audit,
         )
 
 
@@ -103,15 +105,19 @@ class StoreReady:
 
 
 class OpenSession:
+    """One transaction per command. Staged audit entries commit with it, or alone if it fails."""
+
     def process(self, call: Call, next: Next) -> Reply:
         with Session(call.engine, expire_on_commit=False) as session:
             call.session = session
             try:
                 reply = next()
+                session.add_all(call.audit)
                 session.commit()
                 return reply
             except BaseException:
                 session.rollback()
+                write_audit_now(call.engine, call.audit)
                 raise
             finally:
                 call.session = None

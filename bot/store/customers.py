@@ -41,10 +41,11 @@ def latest_data_date(session: Session) -> date | None:
     return session.execute(select(func.max(DataLoad.data_date))).scalar_one_or_none()
 
 
-def load_profile(session: Session, customer: Customer, org: Org, history_months: int) -> Profile:
-    data_date = latest_data_date(session)
-    rm = session.get(Staff, customer.rm_id)
-    assert rm is not None
+def load_profile(session: Session, customer: Customer, org: Org, rm: Staff, history_months: int) -> Profile:
+    data_date, last_at = session.execute(select(
+        select(func.max(DataLoad.data_date)).scalar_subquery(),
+        select(func.max(Contact.at)).where(Contact.customer_id == customer.id).scalar_subquery(),
+    )).one()
     balance = session.execute(
         select(Balance).where(Balance.customer_id == customer.id).order_by(Balance.as_of.desc()).limit(1)
     ).scalar_one_or_none()
@@ -59,7 +60,6 @@ def load_profile(session: Session, customer: Customer, org: Org, history_months:
             (Holding.maturity_date.is_(None)) | (Holding.maturity_date >= as_of),
         ).order_by(Holding.amount_fen.desc())
     ).scalars())
-    last_at = session.execute(select(func.max(Contact.at)).where(Contact.customer_id == customer.id)).scalar_one_or_none()
     corporate = None
     if customer.kind == "corporate":
         corporate = session.execute(

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from bot.cli_calendar import calendar_app
 from bot.config import Settings, get_settings, load_policy
 from bot.store.db import has_schema, make_engine, session_scope
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="数据库结构（Alembic 迁移）Database schema.",
 staff_app = typer.Typer(help="员工与聊天账号关联 Staff and chat identities.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
+app.add_typer(calendar_app, name="calendar", help="中国工作日日历（法定节假日与调休）Chinese working days.")
 err = Console(stderr=True)
 out = Console()
 

@@ -144,7 +144,7 @@ class Contact(SQLModel, table=True):
     """The RM contact / follow-up log: every call, visit and button click on a pushed item."""
 
     __tablename__ = "contact"
-    __table_args__ = (Index("ix_contact_customer_at", "customer_id", "at"),)
+    __table_args__ = (Index("ix_contact_customer_at", "customer_id", "at"), Index("ix_contact_ref", "ref"))
     id: int | None = Field(default=None, primary_key=True)
     customer_id: str = Field(foreign_key="customer.id", max_length=20)
     staff_id: str = Field(foreign_key="staff.id", index=True, max_length=16)
@@ -183,3 +183,43 @@ class DataLoad(SQLModel, table=True):
     loaded_at: datetime = Field(sa_type=ShanghaiDateTime)
     source: str = Field(max_length=200)
     rows: int = 0
+
+
+class PushDestination(SQLModel, table=True):
+    """Where a 支行's pushes go: a Slack channel, a WeCom app chat or robot, or a file (demo)."""
+
+    __tablename__ = "push_destination"
+    org_id: str = Field(foreign_key="org.id", primary_key=True, max_length=16)
+    platform: str = Field(primary_key=True, max_length=16)  # slack | wecom_appchat | wecom_robot | file
+    target: str = Field(max_length=200)
+    """Slack channel id, WeCom chatid, robot webhook key, or a directory for files."""
+
+
+class Outbox(SQLModel, table=True):
+    """Every push message is a row here before anything is sent: the unit of exactly-once delivery."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_outbox_key"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_push_date", "push_date"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160)
+    """kind:org:date:platform:part — the same message is never enqueued twice."""
+    kind: str = Field(max_length=24)
+    org_id: str = Field(foreign_key="org.id", max_length=16)
+    push_date: date
+    platform: str = Field(max_length=16)
+    target: str = Field(max_length=200)
+    payload: str
+    """The neutral Reply as JSON; rendered per platform at delivery."""
+    status: str = Field(default="pending", max_length=12)  # pending | sending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=ShanghaiDateTime)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=ShanghaiDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=ShanghaiDateTime)
+    message_id: str | None = Field(default=None, max_length=128)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_type=ShanghaiDateTime)

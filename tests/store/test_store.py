@@ -20,7 +20,8 @@ from rules.policy import default_policy
 from rules.tiering import ladder_row
 
 TABLES = {"org", "staff", "chat_identity", "customer", "balance", "aum_monthly", "holding",
-          "corporate_monthly", "contact", "audit_log", "data_load", "alembic_version"}
+          "corporate_monthly", "contact", "audit_log", "data_load", "alembic_version", "outbox", "push_destination"}
+HEAD = "0002"
 
 
 def _counts(engine: Engine) -> dict[str, int]:
@@ -32,12 +33,12 @@ def test_migration_creates_schema_on_sqlite(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     upgrade(engine)
     assert TABLES <= set(inspect(engine).get_table_names())
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
 
 
 def test_migration_creates_schema_on_postgres(pg_engine: Engine) -> None:
     assert TABLES <= set(inspect(pg_engine).get_table_names())
-    assert current_revision(pg_engine) == "0001"
+    assert current_revision(pg_engine) == HEAD
 
 
 def test_seed_is_deterministic_and_identical_on_both_databases(tmp_path: Path, pg_engine: Engine) -> None:

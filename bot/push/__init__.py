@@ -1,0 +1,1 @@
+"""Daily and weekly pushes: lists → messages → outbox rows → delivery, exactly once per row."""

@@ -1,0 +1,111 @@
+"""The delivery worker: claims outbox rows and sends them, exactly once per row."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bot import clock
+from bot.core.reply import Reply
+from bot.push.senders import PermanentSendError, Sender, TransientSendError
+from bot.store import outbox
+
+log = logging.getLogger("rmbot.push")
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    verified: int = 0
+    """Found already delivered after a crash: marked sent without sending again."""
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempt: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** attempt, 1800))
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        senders: Mapping[str, Sender],
+        worker_id: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        batch: int = 20,
+        max_attempts: int = 8,
+        now: Callable[[], datetime] = clock.now,
+    ) -> None:
+        self.engine = engine
+        self.senders = dict(senders)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = lease
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.now = now
+
+    def run_once(self) -> DeliveryStats:
+        stats = DeliveryStats()
+        for row in outbox.claim(self.engine, self.worker_id, self.now(), self.lease, self.batch):
+            self._deliver(row, stats)
+        return stats
+
+    def drain(self, max_rounds: int = 10_000) -> DeliveryStats:
+        """Deliver until nothing is ready (rows waiting for a retry later are left for later)."""
+        total = DeliveryStats()
+        for _ in range(max_rounds):
+            stats = self.run_once()
+            if not (stats.sent or stats.verified or stats.retried or stats.dead):
+                break
+            total.sent += stats.sent
+            total.verified += stats.verified
+            total.retried += stats.retried
+            total.dead += stats.dead
+            total.errors += stats.errors
+        return total
+
+    def _deliver(self, row: outbox.Outbox, stats: DeliveryStats) -> None:
+        sender = self.senders.get(row.platform)
+        if sender is None:
+            outbox.mark_failed(self.engine, row, self.now(), f"no sender for platform {row.platform}", backoff(row.attempts))
+            stats.retried += 1
+            return
+        try:
+            if row.status == "verifying":
+                since = (row.created_at or self.now()) - timedelta(minutes=1)
+                found = sender.find_sent(row.target, row.key, since)
+                if found is not None:
+                    outbox.mark_sent(self.engine, row, self.now(), found)
+                    stats.verified += 1
+                    return
+            if not outbox.start_sending(self.engine, row, self.now(), self.lease):
+                return  # someone else took it over after our lease ran out
+            row.status = "sending"
+            message_id = sender.send(row.target, Reply.model_validate_json(row.payload), row.key)
+            outbox.mark_sent(self.engine, row, self.now(), message_id)
+            stats.sent += 1
+        except TransientSendError as exc:
+            final = row.attempts + 1 >= self.max_attempts
+            outbox.mark_failed(self.engine, row, self.now(), str(exc), None if final else backoff(row.attempts))
+            stats.dead += final
+            stats.retried += not final
+            stats.errors.append(f"{row.key}: {exc}")
+            log.warning("push %s failed (attempt %d): %s", row.key, row.attempts + 1, exc)
+        except PermanentSendError as exc:
+            outbox.mark_failed(self.engine, row, self.now(), str(exc), None)
+            stats.dead += 1
+            stats.errors.append(f"{row.key}: {exc}")
+            log.error("push %s dead: %s", row.key, exc)
+        except Exception as exc:  # noqa: BLE001
+            # Unknown outcome: leave the row as it is; when the lease runs out it is verified
+            # with the platform before any second send.
+            stats.errors.append(f"{row.key}: {exc.__class__.__name__}: {exc}")
+            log.exception("push %s: unexpected error, will verify after the lease", row.key)

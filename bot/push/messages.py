@@ -1,0 +1,110 @@
+"""Push lists → neutral Replies for a branch group chat: one section per RM, masked, split in parts.
+
+Group chats get masked customer data (DOMAIN.md §8): names masked, balances as bands; maturing
+amounts in 万 to one decimal, as the branch needs them to plan 承接. Parts are small enough that
+each renders as one message on every platform, so one outbox row is one platform message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import groupby
+from typing import TypeVar
+
+from bot.core.reply import Item, Reply, Section
+from bot.push.kinds import KIND_ZH
+from bot.store.push_lists import ChurnRow, DowngradeRow, MaturingRow
+from commands.followup import followup_buttons
+from rules.churn import LEVEL_ZH, branch_notices
+from rules.masking import aum_band, mask_name
+from rules.money import FEN_PER_WAN
+from rules.policy import Policy
+
+ITEMS_PER_PART = 12
+Row = TypeVar("Row", MaturingRow, ChurnRow, DowngradeRow)
+
+
+@dataclass(frozen=True)
+class BranchPush:
+    kind: str
+    branch_id: str
+    branch_name: str
+    items: int
+    parts: list[Reply]
+
+
+def wan1(fen: int) -> str:
+    return f"{(Decimal(fen) / FEN_PER_WAN).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}万"
+
+
+def maturing_item(row: MaturingRow, push_day: date) -> Item:
+    days = (row.maturity_date - push_day).days
+    when = "今天到期" if days == 0 else f"{row.maturity_date:%m-%d} 到期（{days} 天后）"
+    text = f"{mask_name(row.customer_name)}（{row.customer_id}）· {row.kind} {wan1(row.amount_fen)} · {when}"
+    return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
+
+
+def churn_item(row: ChurnRow, policy: Policy) -> Item:
+    pct = (Decimal(row.current_fen) * 100 / Decimal(row.baseline_fen)).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    text = (f"{mask_name(row.customer_name)}（{row.customer_id}）· {LEVEL_ZH[row.level]} · 资产为近3月高点的 {pct}%"
+            f" · 现 {aum_band(row.current_fen, policy.aum_bands_yuan)}")
+    if row.other_bank_fen > 0:
+        text += f" · ⚠ 流向他行约 {wan1(row.other_bank_fen)}"
+    return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
+
+
+def downgrade_item(row: DowngradeRow, policy: Policy) -> Item:
+    text = (f"{mask_name(row.customer_name)}（{row.customer_id}）· {row.tier} · 月日均低于标准已 "
+            f"{row.months_below}/{policy.tiers.downgrade_months} 个月")
+    return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
+
+
+def branch_push(
+    kind: str, branch_id: str, branch_name: str, rows: Sequence[Row], item_of: Callable[[Row], Item],
+    push_day: date, data_date: date | None, summary: str, notes: Iterable[str] = (),
+) -> BranchPush:
+    """Sections per RM in list order; parts of at most ITEMS_PER_PART items, an RM may continue."""
+    chunks: list[list[Section]] = [[]]
+    filled = 0
+    for (rm_id, rm_name), group in groupby(rows, key=lambda r: (r.rm_id, r.rm_name)):
+        members = list(group)
+        total = len(members)
+        for n, row in enumerate(members):
+            if filled == ITEMS_PER_PART:
+                chunks.append([])
+                filled = 0
+            sections = chunks[-1]
+            if not sections or sections[-1].mention != rm_id:
+                cont = "（续）" if n > 0 else ""
+                sections.append(Section(title=f"{rm_name}（{rm_id}）· {total} 项{cont}", mention=rm_id))
+            sections[-1].items.append(item_of(row))
+            filled += 1
+    parts: list[Reply] = []
+    n_parts = len(chunks)
+    head = f"【{KIND_ZH[kind]}】{branch_name} · {push_day:%Y-%m-%d}"
+    for i, sections in enumerate(chunks, start=1):
+        title = head if n_parts == 1 else f"{head}（{i}/{n_parts}）"
+        reply = Reply(title=title, summary=summary if i == 1 else None, sections=sections, masked=True)
+        if i == 1:
+            reply.notes.extend(notes)
+        reply.notes.append(f"数据日期 {data_date or '—'} · 客户信息已脱敏 · 点击按钮记录跟进（已联系/已承接/已流失）")
+        parts.append(reply)
+    return BranchPush(kind, branch_id, branch_name, len(rows), parts)
+
+
+def maturing_summary(rows: Sequence[MaturingRow], start: date, end: date) -> str:
+    total = sum(r.amount_fen for r in rows)
+    return f"{start:%m-%d} 至 {end:%m-%d} 到期 {len(rows)} 笔，合计 {wan1(total)}，按客户经理、金额从大到小排列"
+
+
+def churn_summary(rows: Sequence[ChurnRow], counts: tuple[int, int], policy: Policy) -> tuple[str, list[str]]:
+    warn = sum(r.level == "warning" for r in rows)
+    other = [r for r in rows if r.other_bank_fen > 0]
+    summary = f"待跟进 {len(rows)} 户：预警 {warn} 户、关注 {len(rows) - warn} 户"
+    if other:
+        summary += f"；其中 {len(other)} 户资金流向他行（约 {wan1(sum(r.other_bank_fen for r in other))}），请针对性挽留"
+    notes = [f"{n.kind}：{n.reason.text}" for n in branch_notices(counts[0], counts[1], policy.churn)]
+    return summary, notes

@@ -1,0 +1,147 @@
+"""Build a day's pushes into the outbox and deliver them: what the scheduler and the CLI run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import groupby
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot import clock
+from bot.push import messages as msg
+from bot.push.kinds import KIND_ZH, WEEKLY
+from bot.store import outbox
+from bot.store.customers import latest_data_date
+from bot.store.models import PushDestination
+from bot.store.push_lists import Scope, branches, churn_counts, churn_rows, downgrade_rows, maturing_rows
+from rules.calendar import HolidayCalendar, first_working_day_of_week, is_working_day
+from rules.maturity import maturity_window
+from rules.policy import Policy
+
+log = logging.getLogger("rmbot.push")
+R = TypeVar("R")
+
+
+@dataclass
+class BranchResult:
+    kind: str
+    branch_id: str
+    branch_name: str
+    items: int = 0
+    parts: int = 0
+    enqueued: int = 0
+    note: str = ""
+
+
+@dataclass
+class BuildResult:
+    kind: str
+    push_date: date
+    skipped: str | None = None
+    """Why nothing was built (not a working day, no data), if so."""
+    branches: list[BranchResult] = field(default_factory=list)
+    previews: list[msg.BranchPush] = field(default_factory=list)
+
+
+def due_today(kind: str, day: date, cal: HolidayCalendar) -> tuple[bool, str]:
+    wd = is_working_day(cal, day)
+    if kind in WEEKLY:
+        first = first_working_day_of_week(cal, day)
+        return first == day, f"{day} 不是本周第一个工作日（{first or '本周无工作日'}）" if first != day else wd.reason.text
+    return wd.working, wd.reason.text
+
+
+class PushService:
+    def __init__(self, engine: Engine, policy: Policy, calendar: HolidayCalendar) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.calendar = calendar
+
+    def build(self, kind: str, day: date, branch_ids: Sequence[str] | None = None, dry_run: bool = False,
+              force: bool = False, now: datetime | None = None) -> BuildResult:
+        """Enqueue the kind's messages for `day`; a (kind, branch, day) already enqueued is left alone."""
+        result = BuildResult(kind, day)
+        due, why = due_today(kind, day, self.calendar)
+        if not due and not force:
+            result.skipped = f"非推送日：{why}"
+            return result
+        now = now or clock.now()
+        with Session(self.engine) as session:
+            data_date = latest_data_date(session)
+            if data_date is None:
+                result.skipped = "尚无数据：请先运行 rmbot seed 或 rmbot import"
+                return result
+            dests = self._destinations(session)
+            names = dict(branches(session, branch_ids))
+            scope = Scope(branch_ids=tuple(branch_ids)) if branch_ids else None
+            built: set[str] = set()
+            for push in self._branch_pushes(session, kind, day, data_date, scope):
+                built.add(push.branch_id)
+                result.branches.append(self._enqueue(push, day, dests.get(push.branch_id, []), dry_run, now))
+                if dry_run:
+                    result.previews.append(push)
+            for branch_id, name in names.items():
+                if branch_id not in built:
+                    result.branches.append(BranchResult(kind, branch_id, name, note="无待跟进项"))
+        return result
+
+    def _enqueue(self, push: msg.BranchPush, day: date, dests: list[tuple[str, str]], dry_run: bool,
+                 now: datetime) -> BranchResult:
+        res = BranchResult(push.kind, push.branch_id, push.branch_name, push.items, len(push.parts))
+        if not dests:
+            res.note = "未配置推送目的地（rmbot push dest set）"
+            return res
+        if dry_run:
+            res.note = "预览，未写入"
+            return res
+        if outbox.exists_for(self.engine, push.kind, push.branch_id, day):
+            res.note = "当日已生成，不重复推送"
+            return res
+        rows = [
+            outbox.NewMessage(f"{push.kind}:{push.branch_id}:{day}:{platform}:{i}", push.kind, push.branch_id, day,
+                              platform, target, part.model_dump_json(exclude_defaults=True))
+            for platform, target in dests
+            for i, part in enumerate(push.parts, start=1)
+        ]
+        res.enqueued = outbox.enqueue(self.engine, rows, now)
+        return res
+
+    def _destinations(self, session: Session) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list[tuple[str, str]]] = {}
+        for d in session.execute(select(PushDestination).order_by(PushDestination.org_id)).scalars():
+            out.setdefault(d.org_id, []).append((d.platform, d.target))
+        return out
+
+    def _branch_pushes(self, session: Session, kind: str, day: date, data_date: date,
+                       scope: Scope | None) -> Iterator[msg.BranchPush]:
+        p = self.policy
+        if kind == "maturing":
+            win = maturity_window(day, self.calendar, p.maturity.window_days, p.maturity.source)
+            for (bid, bname), rows in _by_branch(maturing_rows(session, p, win.start, win.end, scope)):
+                yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.maturing_item(r, day), day, data_date,
+                                      msg.maturing_summary(rows, win.start, win.end), [win.reason.text])
+        elif kind == "churn":
+            counts = churn_counts(session, p, data_date, scope)
+            for (bid, bname), rows in _by_branch(churn_rows(session, p, data_date, scope)):
+                summary, notes = msg.churn_summary(rows, counts.get(bid, (0, 0)), p)
+                yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.churn_item(r, p), day, data_date,
+                                      summary, notes)
+        elif kind == "downgrade":
+            for (bid, bname), rows in _by_branch(downgrade_rows(session, p, data_date, scope)):
+                summary = f"{len(rows)} 位客户月日均低于所持等级标准，连续 {p.tiers.downgrade_months} 个月将降级"
+                yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.downgrade_item(r, p), day, data_date,
+                                      summary, [f"来源：{p.tiers.downgrade_source}"])
+        else:
+            raise ValueError(f"unknown push kind {kind!r}; expected one of {', '.join(KIND_ZH)}")
+
+
+def _by_branch(rows: Iterable[R]) -> Iterator[tuple[tuple[str, str], list[R]]]:
+    """Rows arrive ordered by branch: hold one branch at a time in memory."""
+    for key, group in groupby(rows, key=lambda r: (r.branch_id, r.branch_name)):  # type: ignore[attr-defined]
+        yield key, list(group)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot.cli_calendar import calendar_app
+from bot.cli_push import push_app
 from bot.config import Settings, get_settings, load_policy
 from bot.store.db import has_schema, make_engine, session_scope
 
@@ -24,6 +25,7 @@ staff_app = typer.Typer(help="员工与聊天账号关联 Staff and chat identit
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(calendar_app, name="calendar", help="中国工作日日历（法定节假日与调休）Chinese working days.")
+app.add_typer(push_app, name="push")
 err = Console(stderr=True)
 out = Console()
 
@@ -119,7 +121,8 @@ def seed(
                   console=err, transient=True) as bar:
         task = bar.add_task("seed", total=customers)
         summary = seed_bank(engine, policy, customers=customers, seed=seed, data_date=parsed_date,
-                            progress=lambda n: bar.advance(task, n))
+                            progress=lambda n: bar.advance(task, n),
+                            outbox_dir=str(settings.push_outbox_dir.resolve()))
     out.print(f"已生成 {summary.customers} 位客户、{summary.staff} 名员工、{summary.sub_branches} 个支行，"
               f"共 {summary.rows} 行；数据日期 {summary.data_date}。")
     out.print("可以试试 Try these:")

@@ -18,6 +18,17 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(default=None, alias="RMBOT_POLICY_FILE")
     templates_dir: Path | None = Field(default=None, alias="RMBOT_TEMPLATES_DIR")
     log_level: str = Field(default="INFO", alias="RMBOT_LOG_LEVEL")
+    holidays_file: Path | None = Field(default=None, alias="RMBOT_HOLIDAYS_FILE")
+
+    # Pushes (issue 5): Asia/Shanghai wall-clock times, on Chinese working days only.
+    push_time_maturing: str = Field(default="08:30", alias="RMBOT_PUSH_TIME_MATURING")
+    push_time_churn: str = Field(default="08:30", alias="RMBOT_PUSH_TIME_CHURN")
+    push_time_downgrade: str = Field(default="08:30", alias="RMBOT_PUSH_TIME_DOWNGRADE")
+    push_outbox_dir: Path = Field(default=Path("var/outbox"), alias="RMBOT_PUSH_OUTBOX_DIR")
+
+    def push_times(self) -> dict[str, str]:
+        return {"maturing": self.push_time_maturing, "churn": self.push_time_churn,
+                "downgrade": self.push_time_downgrade}
 
     # Slack (issue 3)
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")

@@ -97,6 +97,7 @@ def seed_bank(
     seed: int = 42,
     data_date: date | None = None,
     progress: Callable[[int], None] | None = None,
+    outbox_dir: str | None = None,
 ) -> SeedSummary:
     """Write the whole bank in one transaction: a seed either lands completely or not at all."""
     if customers < len(SHOWCASES):
@@ -116,6 +117,9 @@ def seed_bank(
             rows += buffers.flush(conn)
             if progress:
                 progress(chunk_end - chunk_start + 1)
+        if outbox_dir:  # the demo's pushes land in files, one folder per branch
+            rows += bulk_insert(conn, "push_destination", ["org_id", "platform", "target"],
+                                [(sb, "file", f"{outbox_dir}/{sb}") for sb in gen.sub_branches])
         conn.execute(insert(DataLoad).values(
             kind="seed", data_date=data_date, loaded_at=datetime.now(SHANGHAI),
             source=f"rmbot seed --customers {customers} --seed {seed}", rows=rows))

@@ -1,0 +1,156 @@
+"""`rmbot push …`: previews, reruns and backfills of the daily pushes, their status and destinations."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+
+from bot import clock
+from bot.config import get_settings, load_policy
+from bot.push.kinds import KIND_ZH, KINDS
+from bot.render.text import render_text
+from bot.store.db import has_schema, make_engine, session_scope
+from bot.store.models import Org, Outbox, PushDestination
+
+push_app = typer.Typer(help="每日推送（到期承接、流失预警、降级风险）Daily pushes.", no_args_is_help=True)
+dest_app = typer.Typer(help="支行推送目的地 Push destinations per branch.", no_args_is_help=True)
+push_app.add_typer(dest_app, name="dest")
+out = Console()
+err = Console(stderr=True)
+DEST_PLATFORMS = ("file", "slack", "wecom_appchat", "wecom_robot")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]错误 Error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _date(value: str | None) -> date:
+    if value is None:
+        return clock.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"日期格式应为 YYYY-MM-DD：{value}")
+        raise
+
+
+def _engine():  # noqa: ANN202
+    engine = make_engine(get_settings().database_url)
+    try:
+        ready = has_schema(engine)
+    except OperationalError as exc:
+        _fail(f"数据库不可用 Database unreachable: {exc.orig}")
+    if not ready:
+        _fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed")
+    return engine
+
+
+@push_app.command("run")
+def run(
+    date_: Annotated[Optional[str], typer.Option("--date", help="推送日 YYYY-MM-DD（默认今天）")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="maturing | churn | downgrade（默认全部）")] = None,
+    branch: Annotated[Optional[list[str]], typer.Option(help="支行号，可重复 e.g. --branch SB01")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只预览，不写入、不发送")] = False,
+    force: Annotated[bool, typer.Option(help="非工作日也生成（补发）")] = False,
+) -> None:
+    """Build (once per kind, branch and day) and deliver; a rerun of a delivered day sends nothing new."""
+    from bot.push.wiring import delivery_worker, push_service
+
+    settings = get_settings()
+    day = _date(date_)
+    if kind is not None and kind not in KINDS:
+        _fail(f"未知推送类型 {kind}；可选：{', '.join(KINDS)}")
+    engine = _engine()
+    try:
+        service = push_service(engine, load_policy(settings), settings)
+    except ValueError as exc:
+        _fail(str(exc))
+    table = Table("类型", "支行", "待跟进", "消息", "新入队", "说明")
+    for k in [kind] if kind else list(KINDS):
+        result = service.build(k, day, branch_ids=branch or None, dry_run=dry_run, force=force)
+        if result.skipped:
+            table.add_row(KIND_ZH[k], "—", "", "", "", result.skipped)
+            continue
+        for b in result.branches:
+            table.add_row(KIND_ZH[k], f"{b.branch_name}（{b.branch_id}）", str(b.items), str(b.parts), str(b.enqueued), b.note)
+        for preview in result.previews:
+            for part in preview.parts:
+                sys.stdout.write(render_text(part) + "\n")
+    out.print(table)
+    if dry_run:
+        return
+    stats = delivery_worker(engine, settings).drain()
+    out.print(f"已发送 sent {stats.sent}，核实已送达 verified {stats.verified}，待重试 retrying {stats.retried}，失败 dead {stats.dead}")
+    for line in stats.errors[:20]:
+        err.print(f"  {line}", markup=False)
+    if stats.dead:
+        raise typer.Exit(1)
+
+
+@push_app.command("status")
+def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送日（默认今天）")] = None) -> None:
+    """Outbox rows by kind, branch and state; failures with their last error."""
+    from bot.store.outbox import status_counts
+
+    day = _date(date_)
+    engine = _engine()
+    rows = status_counts(engine, day)
+    if not rows:
+        out.print(f"{day} 没有推送记录。No pushes for {day}.")
+        return
+    table = Table("类型", "支行", "状态", "消息数")
+    for k, org, st, n in rows:
+        table.add_row(KIND_ZH.get(k, k), org, st, str(n))
+    out.print(table)
+    with engine.connect() as conn:
+        bad = conn.execute(select(Outbox.key, Outbox.status, Outbox.attempts, Outbox.last_error).where(
+            Outbox.push_date == day, Outbox.last_error.is_not(None), Outbox.status != "sent")).all()
+    for key, st, attempts, error in bad:
+        out.print(f"  {key} {st} attempts={attempts}: {error}", markup=False)
+
+
+@dest_app.command("set")
+def dest_set(
+    branch: Annotated[str, typer.Argument(help="支行号 e.g. SB01")],
+    platform: Annotated[str, typer.Argument(help="file | slack | wecom_appchat | wecom_robot")],
+    target: Annotated[str, typer.Argument(help="目录 / Slack channel id / WeCom chatid / robot key")],
+) -> None:
+    """Send a branch's pushes to a destination (one per platform)."""
+    if platform not in DEST_PLATFORMS:
+        _fail(f"未知平台 {platform}；可选：{', '.join(DEST_PLATFORMS)}")
+    with session_scope(_engine()) as s:
+        org = s.get(Org, branch)
+        if org is None or org.level != "sub_branch":
+            _fail(f"未找到支行 {branch}")
+        s.merge(PushDestination(org_id=branch, platform=platform, target=target))
+    out.print(f"已设置 {branch} → {platform}:{target}", markup=False)
+
+
+@dest_app.command("rm")
+def dest_rm(branch: str, platform: str) -> None:
+    """Stop sending a branch's pushes to a platform."""
+    with session_scope(_engine()) as s:
+        n = s.execute(delete(PushDestination).where(PushDestination.org_id == branch,
+                                                    PushDestination.platform == platform)).rowcount
+    if not n:
+        _fail(f"没有该目的地 {branch} {platform}", 1)
+    out.print("已删除 removed")
+
+
+@dest_app.command("list")
+def dest_list() -> None:
+    """Every branch's destinations."""
+    with session_scope(_engine()) as s:
+        rows = s.execute(select(PushDestination).order_by(PushDestination.org_id, PushDestination.platform)).scalars().all()
+    for d in rows:
+        out.print(f"{d.org_id}  {d.platform:14s} {d.target}", markup=False, highlight=False)
+    if not rows:
+        out.print("尚未配置推送目的地。No destinations yet.")

@@ -1,0 +1,61 @@
+"""APScheduler 3 cron jobs for the pushes, firing only on Chinese working days.
+
+Every replica may run the scheduler: building is idempotent per (kind, branch, day) through the
+outbox's unique keys, and delivery claims rows under locks, so replicas never double-send.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot import clock
+from bot.push.delivery import DeliveryWorker
+from bot.push.kinds import KINDS
+from bot.push.service import PushService
+from rules.calendar import is_working_day
+
+log = logging.getLogger("rmbot.push")
+
+
+def parse_hhmm(value: str) -> tuple[int, int]:
+    try:
+        hour, minute = (int(x) for x in value.split(":"))
+    except ValueError:
+        raise ValueError(f"push time must look like 08:30, got {value!r}") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError(f"push time out of range: {value!r}")
+    return hour, minute
+
+
+def run_kind(service: PushService, worker: DeliveryWorker, kind: str, day: date | None = None) -> None:
+    """The cron job: never raises (a failing job must not stop the scheduler)."""
+    day = day or clock.today()
+    try:
+        wd = is_working_day(service.calendar, day)
+        if wd.fallback:
+            log.warning("no official holiday data for %s: assuming Mon–Fri (%s)", day.year, wd.reason.text)
+        result = service.build(kind, day)
+        if result.skipped:
+            log.info("push %s %s skipped: %s", kind, day, result.skipped)
+            return
+        log.info("push %s %s: %d rows enqueued", kind, day, sum(b.enqueued for b in result.branches))
+        worker.drain()
+    except Exception:  # noqa: BLE001
+        log.exception("push %s %s failed; rerun with `rmbot push run --date %s --kind %s`", kind, day, day, kind)
+
+
+def build_scheduler(service: PushService, worker: DeliveryWorker, times: dict[str, str],
+                    deliver_every_seconds: int = 15) -> BackgroundScheduler:
+    sched = BackgroundScheduler(timezone=clock.SHANGHAI,
+                                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    for kind in KINDS:
+        hour, minute = parse_hhmm(times.get(kind, "08:30"))
+        sched.add_job(run_kind, CronTrigger(hour=hour, minute=minute, timezone=clock.SHANGHAI),
+                      args=[service, worker, kind], id=f"push-{kind}", replace_existing=True)
+    # Retries and anything a crashed replica left behind.
+    sched.add_job(worker.drain, "interval", seconds=deliver_every_seconds, id="push-deliver", replace_existing=True)
+    return sched

@@ -1,0 +1,38 @@
+"""Assemble the push machinery from settings: calendar, service, senders, worker."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from bot.calendar_data import load_calendar
+from bot.config import Settings
+from bot.push.delivery import DeliveryWorker
+from bot.push.senders import FileSender, Sender
+from bot.push.service import PushService
+from rules.policy import Policy
+
+
+def configured_senders(settings: Settings) -> dict[str, Sender]:
+    """The file sender always; Slack and WeCom when their settings are present."""
+    from bot.server import configured_platforms
+
+    senders: dict[str, Sender] = {"file": FileSender()}
+    platforms = configured_platforms(settings)
+    if "slack" in platforms:
+        from bot.adapters.slack.push import SlackSender
+
+        senders["slack"] = SlackSender.from_settings(settings)
+    if "wecom" in platforms:
+        from bot.adapters.wecom.push import WeComAppChatSender, WeComRobotSender
+
+        senders["wecom_appchat"] = WeComAppChatSender.from_settings(settings)
+        senders["wecom_robot"] = WeComRobotSender.from_settings(settings)
+    return senders
+
+
+def push_service(engine: Engine, policy: Policy, settings: Settings) -> PushService:
+    return PushService(engine, policy, load_calendar(settings.holidays_file))
+
+
+def delivery_worker(engine: Engine, settings: Settings) -> DeliveryWorker:
+    return DeliveryWorker(engine, configured_senders(settings))

@@ -106,22 +106,44 @@ def rmbot(_seeded_template: Path, tmp_path: Path) -> Iterator[Harness]:
 
 
 @pytest.fixture
-def pg_engine() -> Iterator[Engine]:
-    """A migrated, empty schema of its own in PostgreSQL; dropped afterwards."""
+def pg_schema() -> Iterator[str]:
+    """A schema of its own in the PostgreSQL `test` database; dropped afterwards."""
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:10]}"
     admin = sa_create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = postgres_schema_engine(schema)
+    try:
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_schema: str) -> Iterator[Engine]:
+    """A migrated, empty PostgreSQL schema (a second engine on it: `postgres_schema_engine`)."""
+    engine = postgres_schema_engine(pg_schema)
     try:
         upgrade(engine)
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+
+
+def add_file_destinations(engine: Engine, folder: Path) -> list[str]:
+    """Point every 支行's pushes at files under `folder` (the demo's destination)."""
+    from sqlmodel import Session, select
+
+    from bot.store.models import Org, PushDestination
+
+    with Session(engine) as s:
+        ids = list(s.exec(select(Org.id).where(Org.level == "sub_branch").order_by(Org.id)))
+        for sb in ids:
+            s.merge(PushDestination(org_id=sb, platform="file", target=str(folder / sb)))
+        s.commit()
+    return ids
 
 
 @pytest.fixture

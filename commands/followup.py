@@ -10,19 +10,9 @@ from bot.core.access import fetch_customer
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.registry import action
-from bot.core.reply import Button, Reply
+from bot.core.followup import OUTCOMES, followup_buttons  # noqa: F401  (re-exported for commands)
+from bot.core.reply import Reply
 from bot.store.models import Contact
-
-OUTCOMES = {"contacted": "已联系", "retained": "已承接", "lost": "已流失"}
-
-
-def followup_buttons(customer_id: str, ref: str) -> list[Button]:
-    """The three buttons every actionable customer item carries; value = outcome|customer|ref."""
-    return [
-        Button(label=label, action="followup", value=f"{outcome}|{customer_id}|{ref}",
-               style="danger" if outcome == "lost" else ("primary" if outcome == "retained" else None))
-        for outcome, label in OUTCOMES.items()
-    ]
 
 
 @action("followup")

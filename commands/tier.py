@@ -10,7 +10,7 @@ from bot.core.errors import UserError
 from bot.core.registry import command
 from bot.core.reply import Reply, Table
 from bot.store.customers import Profile, load_profile
-from commands.followup import followup_buttons
+from bot.core.followup import followup_buttons
 from rules.advice import Maturing, next_action
 from rules.behaviour import BehaviourInput, classify_behaviour
 from rules.churn import LEVEL_ZH, churn_level

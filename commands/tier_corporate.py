@@ -7,7 +7,7 @@ from decimal import Decimal
 from bot.core.context import Context
 from bot.core.reply import Reply, Table
 from bot.store.customers import Profile
-from commands.followup import followup_buttons
+from bot.core.followup import followup_buttons
 from rules.corporate import CorporateMetrics, classify_corporate
 from rules.enterprise_size import classify_enterprise_size
 from rules.masking import aum_band, mask_name

@@ -17,7 +17,7 @@ from typing import TypeVar
 from bot.core.reply import Item, Reply, Section
 from bot.push.kinds import KIND_ZH
 from bot.store.push_lists import ChurnRow, DowngradeRow, MaturingRow
-from commands.followup import followup_buttons
+from bot.core.followup import followup_buttons
 from rules.churn import LEVEL_ZH, branch_notices
 from rules.masking import aum_band, mask_name
 from rules.money import FEN_PER_WAN

@@ -38,7 +38,7 @@ def run_kind(service: PushService, worker: DeliveryWorker, kind: str, day: date 
         wd = is_working_day(service.calendar, day)
         if wd.fallback:
             log.warning("no official holiday data for %s: assuming Mon–Fri (%s)", day.year, wd.reason.text)
-        result = service.build(kind, day)
+        result = service.build(kind, day, now=worker.now())
         if result.skipped:
             log.info("push %s %s skipped: %s", kind, day, result.skipped)
             return

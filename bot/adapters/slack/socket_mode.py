@@ -1,0 +1,53 @@
+"""Socket Mode: the same Bolt app over a websocket, for banks that cannot expose a public URL.
+
+Needs an app-level token (xapp-…, scope connections:write). Retried events carry the same
+event_id here too, so the dedupe middleware covers both modes.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.adapters.slack.app import build_app
+from bot.config import Settings
+from bot.core.app import Rmbot
+
+
+def socket_mode_handler(bot: Rmbot, settings: Settings, app: App | None = None) -> SocketModeHandler:
+    if not settings.slack_app_token:
+        raise ValueError("SLACK_APP_TOKEN (xapp-…) is required for Socket Mode")
+    token = settings.slack_app_token.get_secret_value()
+    if not token.startswith("xapp-"):
+        raise ValueError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    return SocketModeHandler(app or build_app(bot, settings), app_token=token)
+
+
+def run_socket_mode(bot: Rmbot, settings: Settings) -> None:
+    """Blocks until interrupted."""
+    socket_mode_handler(bot, settings).start()
+
+
+def main() -> None:
+    """`python -m bot.adapters.slack.socket_mode`: Socket Mode from the settings in .env."""
+    import logging
+    import sys
+
+    from bot.config import get_settings, load_policy
+    from bot.store.db import has_schema, make_engine
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = make_engine(settings.database_url)
+    if not has_schema(engine):
+        sys.exit("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
+    if not settings.slack_bot_token:
+        sys.exit("SLACK_BOT_TOKEN 未设置（见 docs/slack.env）。SLACK_BOT_TOKEN is not set.")
+    try:
+        run_socket_mode(Rmbot(engine, load_policy(settings)), settings)
+    except ValueError as exc:
+        sys.exit(str(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -217,8 +217,10 @@ def audit(last: Annotated[int, typer.Option(min=1, max=10_000)] = 20) -> None:
 @app.command()
 def serve(
     platform: Annotated[Optional[str], typer.Argument(help="slack | wecom (default: every configured one)")] = None,
+    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Slack Socket Mode (no public URL)")] = False,
+    scheduler: Annotated[bool, typer.Option(help="运行每日推送定时任务 run the push scheduler")] = True,
 ) -> None:
-    """Serve the configured chat platforms in one process (one store, one scheduler)."""
+    """Serve the configured chat platforms in one process: one store, one scheduler."""
     import uvicorn
 
     from bot.core.app import Rmbot
@@ -232,11 +234,54 @@ def serve(
     missing = [p for p in platforms if p not in available]
     if missing:
         fail(f"{missing[0]} 未配置完整，请检查 .env（见 .env.example）。Platform not configured.")
+    if socket_mode and not (settings.slack_app_token and settings.slack_app_token.get_secret_value()):
+        fail("Socket Mode 需要 SLACK_APP_TOKEN（xapp-…）。Socket Mode needs SLACK_APP_TOKEN.")
     engine = _engine(settings)
     if not has_schema(engine):
         fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
     bot = Rmbot(engine, _policy(settings))
-    uvicorn.run(build_app(bot, settings, platforms), host=settings.host, port=settings.port, log_level="info")
+    if scheduler:
+        _start_scheduler(engine, settings)
+    http_platforms = list(platforms)
+    if "slack" in platforms and socket_mode:
+        from bot.adapters.slack.socket_mode import socket_mode_handler
+
+        socket_mode_handler(bot, settings).connect()  # runs in its own threads
+        http_platforms.remove("slack")
+    uvicorn.run(build_app(bot, settings, http_platforms), host=settings.host, port=settings.port, log_level="info")
+
+
+def _start_scheduler(engine, settings: Settings):  # noqa: ANN001, ANN202
+    from bot.push.scheduler import build_scheduler
+    from bot.push.wiring import delivery_worker, push_service
+
+    try:
+        sched = build_scheduler(push_service(engine, _policy(settings), settings), delivery_worker(engine, settings),
+                                settings.push_times())
+    except ValueError as exc:
+        fail(f"推送配置无效 Invalid push settings: {exc}")
+    sched.start()
+    for job in sched.get_jobs():
+        logging.getLogger("rmbot.push").info("scheduled %s next at %s", job.id, job.next_run_time)
+    return sched
+
+
+@app.command()
+def scheduler() -> None:
+    """Run only the push scheduler and delivery (no chat endpoints), until interrupted."""
+    import time
+
+    settings = _settings()
+    engine = _engine(settings)
+    if not has_schema(engine):
+        fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
+    sched = _start_scheduler(engine, settings)
+    out.print("推送定时任务已启动（Ctrl-C 退出）。Push scheduler running.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sched.shutdown()
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ KEY_SEP = "|"
 _STYLE = {"primary": 1, "danger": 2, None: 4}
 
 _ZWSP = "\u200b"
+_BLANK_RUNS = re.compile(r"\n{3,}")
 _LINE_START = re.compile(r"^([ \t]*)([#>\-+]|\d+\.)", re.MULTILINE)
 
 
@@ -158,7 +159,8 @@ def render_markdown(
     template = jinja_env(templates_dir).get_template("wecom_markdown.md.j2")
     text = template.render(reply=reply, md=md, code=code, table=_table, item_line=item_line,
                            mention=mention, cards=cards, carded=carded)
-    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines))
 
 
 def _all_items(reply: Reply) -> list[Item]:

@@ -38,9 +38,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
-    # Lookups jump around a large file: map it and keep a bigger page cache per connection.
-    cur.execute("PRAGMA mmap_size=1073741824")
-    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MB page cache per connection for lookups on large files
     cur.close()
 
 

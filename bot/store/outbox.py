@@ -40,9 +40,10 @@ def enqueue(engine: Engine, messages: Sequence[NewMessage], now: datetime) -> in
         return 0
     insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     rows = [dict(m.__dict__, status="pending", attempts=0, next_attempt_at=now, created_at=now) for m in messages]
+    stmt = insert(Outbox).on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
     with engine.begin() as conn:
-        result = conn.execute(insert(Outbox).values(rows).on_conflict_do_nothing(index_elements=["key"]))
-        return max(result.rowcount, 0)
+        # RETURNING gives the rows really inserted; rowcount is unreliable for batched inserts.
+        return len(conn.execute(stmt, rows).all())
 
 
 def exists_for(engine: Engine, kind: str, org_id: str, push_date: date) -> bool:

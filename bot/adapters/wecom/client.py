@@ -94,11 +94,13 @@ class Pacer:
         sent = self._sent.get(key)
         if not sent:
             return 0.0
-        while sent and sent[0] <= now - horizon:
+        # "t + window > now" everywhere (not "t > now - window"): the same float expression as
+        # the wait below, so a send is never both out of the window and still waited for
+        while sent and sent[0] + horizon <= now:
             sent.popleft()
         wait = 0.0
         for limit in limits:
-            in_window = [t for t in sent if t > now - limit.window]
+            in_window = [t for t in sent if t + limit.window > now]
             if len(in_window) >= limit.count:
                 # the send that must age out before one more fits
                 oldest = in_window[len(in_window) - limit.count]
@@ -107,7 +109,7 @@ class Pacer:
 
     def sent_in(self, key: str, window: float) -> int:
         now = self._clock()
-        return sum(1 for t in self._sent.get(key, ()) if t > now - window)
+        return sum(1 for t in self._sent.get(key, ()) if t + window > now)
 
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -240,6 +242,8 @@ class WeComClient:
                                       headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return -1, f"connect failed: {exc.__class__.__name__}", {}
+        except httpx.HTTPError as exc:  # read timeout etc.: it may have arrived, do not resend
+            raise WeComError(-3, f"transport error: {exc.__class__.__name__}", path) from exc
         if resp.status_code >= 500:
             return -1, f"HTTP {resp.status_code}", {}
         try:

@@ -2,8 +2,9 @@
 
 We answer at once, so retries are rare, but a slow network or a restart can still deliver the
 same message twice, and a repeated follow-up click would write the follow-up log twice.
-`Deduper` is the whole interface so a DB-backed version (a unique key in a table, shared by
-several server processes) can replace the in-memory one without touching the callback code.
+`Deduper` is the whole interface (the same `first_seen` as the Slack adapter's, so one DB-backed
+store, a unique key in a table shared by several server processes, can serve both) and replaces
+the in-memory one without touching the callback code.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Protocol
 
 
 class Deduper(Protocol):
-    def claim(self, key: str) -> bool:
+    def first_seen(self, key: str) -> bool:
         """True the first time `key` is seen (the caller then processes it), False after."""
         ...
 
@@ -51,7 +52,7 @@ class MemoryDeduper:
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def claim(self, key: str) -> bool:
+    def first_seen(self, key: str) -> bool:
         now = self._clock()
         with self._lock:
             self._expire(now)

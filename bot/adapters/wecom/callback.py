@@ -1,0 +1,273 @@
+"""WeCom callback endpoint: URL verification (GET) and encrypted messages and clicks (POST).
+
+WeCom waits 5 s for an answer and then retries, so a POST is checked, decrypted, de-duplicated
+and answered 200 with an empty body at once; the command runs afterwards in a worker thread
+and its reply goes out through message/send. Messages from one user are handled one at a time,
+in arrival order, so two quick commands never get their answers crossed; different users run
+in parallel.
+
+Anything malformed, unsigned, oversized or meant for another corp is refused with a 4xx and a
+log line, never a 500: the endpoint is on the internet.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from starlette.requests import ClientDisconnect
+from starlette.requests import Request as HttpRequest
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.adapters.wecom import deliver
+from bot.adapters.wecom.client import WeComClient, WeComError
+from bot.adapters.wecom.crypto import CryptoError, WeComCrypto
+from bot.adapters.wecom.dedupe import Deduper, MemoryDeduper, message_key
+from bot.config import Settings
+from bot.core.app import Rmbot
+from bot.core.reply import Reply
+from bot.core.request import ActionRequest, Request
+from bot.render.wecom_markdown import parse_button_key, render_done
+
+log = logging.getLogger("rmbot.wecom")
+
+CALLBACK_PATH = "/wecom/callback"
+MAX_BODY = 64 * 1024
+"""A real callback envelope is a few KB; anything near this is not WeCom."""
+MAX_SKEW = 600.0
+"""Seconds a callback timestamp may be off our clock: bounds replays (the deduper covers it)."""
+
+ONLY_TEXT = "暂只支持文字命令，发送 /help 查看可用命令。Only text commands are supported; send /help."
+STALE_BUTTON = "该按钮已失效，请重新查询后再操作。This button is no longer valid."
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def parse_xml(data: bytes | str) -> dict[str, str]:
+    """Top-level `<xml>` children as a flat dict; DTDs and entities are refused (XXE, bombs)."""
+    try:
+        root: Element = fromstring(data, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise Refused(400, f"malformed XML ({exc.__class__.__name__})") from exc
+    if root.tag != "xml":
+        raise Refused(400, f"unexpected XML root <{root.tag[:20]}>")
+    return {child.tag: child.text or "" for child in root if not len(child)}
+
+
+class WeComAdapter:
+    def __init__(
+        self,
+        bot: Rmbot,
+        crypto: WeComCrypto,
+        client: WeComClient,
+        *,
+        deduper: Deduper | None = None,
+        templates_dir: str | None = None,
+        path: str = CALLBACK_PATH,
+        max_body: int = MAX_BODY,
+        max_skew: float | None = MAX_SKEW,
+        clock: Callable[[], float] = time.time,
+        workers: int = 8,
+    ) -> None:
+        self.bot = bot
+        self.crypto = crypto
+        self.client = client
+        self.deduper: Deduper = deduper or MemoryDeduper()
+        self.templates_dir = templates_dir
+        self.path = path
+        self.max_body = max_body
+        self.max_skew = max_skew
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wecom")
+        self._queues: dict[str, deque[dict[str, str]]] = {}
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    @classmethod
+    def from_settings(cls, bot: Rmbot, settings: Settings) -> "WeComAdapter":
+        missing = [name for name, value in (
+            ("WECOM_CORP_ID", settings.wecom_corp_id), ("WECOM_TOKEN", settings.wecom_token),
+            ("WECOM_ENCODING_AES_KEY", settings.wecom_aes_key), ("WECOM_SECRET", settings.wecom_secret),
+            ("WECOM_AGENT_ID", settings.wecom_agent_id),
+        ) if not value]
+        if missing:
+            raise ValueError(f"WeCom is not fully configured: set {', '.join(missing)}")
+        assert settings.wecom_corp_id and settings.wecom_token and settings.wecom_aes_key
+        assert settings.wecom_secret and settings.wecom_agent_id is not None
+        crypto = WeComCrypto(settings.wecom_token.get_secret_value(),
+                             settings.wecom_aes_key.get_secret_value(), settings.wecom_corp_id)
+        client = WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
+                             settings.wecom_agent_id, settings.wecom_api_url)
+        templates = str(settings.templates_dir) if settings.templates_dir else None
+        return cls(bot, crypto, client, templates_dir=templates)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(self.path, self.verify_url, methods=["GET"]),
+            Route(self.path, self.receive, methods=["POST"]),
+        ]
+
+    # -- HTTP (event loop: only fast, non-blocking work here) ------------------------------------
+
+    async def verify_url(self, request: HttpRequest) -> Response:
+        try:
+            q = request.query_params
+            self._check_params(q, "echostr")
+            # base64 has no spaces: a "+" that arrived unescaped was decoded to " " on the way
+            echostr = q["echostr"].replace(" ", "+")
+            plain = self.crypto.check_url(q["msg_signature"], q["timestamp"], q["nonce"], echostr)
+        except (Refused, CryptoError) as exc:
+            return self._refuse(request, exc)
+        log.info("WeCom callback URL verified")
+        return PlainTextResponse(plain)
+
+    async def receive(self, request: HttpRequest) -> Response:
+        try:
+            q = request.query_params
+            self._check_params(q)
+            body = await self._read_body(request)
+            envelope = parse_xml(body)
+            encrypt = envelope.get("Encrypt", "")
+            if not encrypt:
+                raise Refused(400, "no <Encrypt> in body")
+            msg = parse_xml(self.crypto.open(q["msg_signature"], q["timestamp"], q["nonce"], encrypt))
+            if not msg.get("FromUserName") or not msg.get("MsgType"):
+                raise Refused(400, "message without FromUserName or MsgType")
+        except (Refused, CryptoError) as exc:
+            return self._refuse(request, exc)
+        key = message_key(msg)
+        if key is not None and not self.deduper.first_seen(key):
+            log.info("WeCom callback repeated (%s): already handled", key.split(":", 1)[0])
+            return Response(status_code=200)
+        self._enqueue(msg)
+        return Response(status_code=200)
+
+    def _check_params(self, q: Mapping[str, str], *extra: str) -> None:
+        for name in ("msg_signature", "timestamp", "nonce", *extra):
+            if not q.get(name):
+                raise Refused(400, f"missing query parameter {name}")
+        ts = q["timestamp"]
+        if not ts.isdigit() or len(ts) > 12:
+            raise Refused(400, "timestamp is not a number")
+        if self.max_skew is not None and abs(self._clock() - int(ts)) > self.max_skew:
+            raise Refused(403, "timestamp too far from now (replay?)")
+
+    async def _read_body(self, request: HttpRequest) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and not declared.isdigit():
+            raise Refused(400, "bad Content-Length")
+        if declared is not None and int(declared) > self.max_body:
+            raise Refused(413, "body too large")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise Refused(413, "body too large")
+                chunks.append(chunk)
+        except ClientDisconnect as exc:
+            raise Refused(400, "client went away") from exc
+        return b"".join(chunks)
+
+    def _refuse(self, request: HttpRequest, exc: Refused | CryptoError) -> Response:
+        status = exc.status
+        peer = request.client.host if request.client else "?"
+        log.warning("WeCom callback refused: %s %s (%s) from %s", status, exc.reason, request.method, peer)
+        return PlainTextResponse("", status_code=status)
+
+    # -- per-user ordered work queue -------------------------------------------------------------
+
+    def _enqueue(self, msg: dict[str, str]) -> None:
+        user = msg["FromUserName"]
+        with self._idle:
+            self._pending += 1
+            queue = self._queues.get(user)
+            if queue is not None:
+                queue.append(msg)
+                return
+            self._queues[user] = deque([msg])
+        self._pool.submit(self._run_user, user)
+
+    def _run_user(self, user: str) -> None:
+        while True:
+            with self._idle:
+                queue = self._queues[user]
+                if not queue:
+                    del self._queues[user]
+                    return
+                msg = queue.popleft()
+            try:
+                self.process(msg)
+            except Exception:  # the worker must survive anything one message does
+                log.exception("WeCom message from %s failed", user)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every accepted callback has been processed (tests, graceful shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.client.close()
+
+    # -- the work (worker threads) ---------------------------------------------------------------
+
+    def process(self, msg: Mapping[str, str]) -> None:
+        user = msg["FromUserName"]
+        kind = msg.get("MsgType")
+        if kind == "text":
+            reply = self.bot.handle(Request(text=msg.get("Content", ""), platform="wecom", user_id=user,
+                                            channel_kind="dm"))
+            self.send_reply(user, reply)
+        elif kind == "event":
+            event = msg.get("Event", "")
+            if event == "template_card_event":
+                self.on_click(msg)
+            else:
+                log.debug("WeCom event %s ignored", event[:40])
+        else:
+            self.send_reply(user, Reply(title="提示", summary=ONLY_TEXT))
+
+    def on_click(self, msg: Mapping[str, str]) -> None:
+        """A card button: run its action as the clicker, then grey the card out with who did it."""
+        user = msg["FromUserName"]
+        parsed = parse_button_key(msg.get("EventKey", ""))
+        if parsed is None:
+            self.send_reply(user, Reply.error(STALE_BUTTON))
+            return
+        action, value = parsed
+        reply = self.bot.handle_action(ActionRequest(action=action, value=value, platform="wecom",
+                                                     user_id=user, channel_kind="dm"))
+        code = msg.get("ResponseCode", "")
+        if reply.kind != "error" and code:
+            try:
+                self.client.update_template_card([user], code, render_done(reply, self.templates_dir))
+                return
+            except WeComError as exc:  # code expired (72 h) or used: say it in a message instead
+                log.warning("WeCom card update failed: %s", exc)
+        self.send_reply(user, reply, cards=False)
+
+    def send_reply(self, user: str, reply: Reply, *, cards: bool = True) -> None:
+        try:
+            deliver.to_member(self.client, user, reply, self.templates_dir, cards=cards)
+        except WeComError as exc:
+            # nobody to tell but the operator: the user's only channel is what just failed
+            log.error("WeCom reply to %s not delivered: %s", user, exc)

@@ -1,0 +1,114 @@
+"""Push senders for the outbox worker (`bot.push`): WeCom app group chats and group robots.
+
+The worker owns retries and bookkeeping; a sender only says whether a failure is worth
+retrying. WeCom has no API to read back what was sent, so `find_sent` cannot confirm an
+earlier attempt and answers None (delivery is at-least-once, as `bot.push.senders` documents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.adapters.wecom import deliver
+from bot.adapters.wecom.client import SHARED_TOKENS, WeComClient, WeComError
+from bot.config import Settings
+from bot.core.reply import Reply
+from bot.push.senders import PermanentSendError, TransientSendError
+
+TRANSIENT = frozenset({-1, -3, 45009, 45033, 40014, 42001})
+"""Busy, timeouts, rate and concurrency limits, a token that expired twice in a row."""
+
+MentionMap = Callable[[list[str]], Mapping[str, str]]
+
+
+def _classify(exc: WeComError) -> Exception:
+    if exc.errcode in TRANSIENT:
+        return TransientSendError(str(exc))
+    # bad chatid or robot key, IP not trusted (60020), app not allowed...: an operator must act
+    return PermanentSendError(str(exc))
+
+
+def _client(settings: Settings) -> WeComClient:
+    if not (settings.wecom_corp_id and settings.wecom_secret and settings.wecom_agent_id is not None):
+        raise ValueError("WeCom pushes need WECOM_CORP_ID, WECOM_SECRET and WECOM_AGENT_ID")
+    return WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
+                       settings.wecom_agent_id, settings.wecom_api_url, tokens=SHARED_TOKENS)
+
+
+def _templates(settings: Settings) -> str | None:
+    return str(settings.templates_dir) if settings.templates_dir else None
+
+
+class WeComAppChatSender:
+    """target = an app group chat's chatid (only chats this app created can be sent to)."""
+
+    platform = "wecom_appchat"
+
+    def __init__(self, client: WeComClient, templates_dir: str | None = None) -> None:
+        self.client = client
+        self.templates_dir = templates_dir
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WeComAppChatSender":
+        return cls(_client(settings), _templates(settings))
+
+    def send(self, target: str, reply: Reply, key: str) -> str | None:
+        try:
+            deliver.to_app_chat(self.client, target, reply, self.templates_dir)
+        except WeComError as exc:
+            raise _classify(exc) from exc
+        except ValueError as exc:
+            raise PermanentSendError(str(exc)) from exc
+        return None
+
+    def find_sent(self, target: str, key: str, since: datetime) -> str | None:
+        return None
+
+
+def staff_mentions(engine: Engine) -> MentionMap:
+    """staff ids → WeCom userids, looked up when a push is sent (links change)."""
+    from bot.store.staff import identities_of
+
+    def lookup(staff_ids: list[str]) -> Mapping[str, str]:
+        with Session(engine) as session:
+            return identities_of(session, staff_ids, "wecom")
+
+    return lookup
+
+
+class WeComRobotSender:
+    """target = a group robot's webhook key; sections' `mention` staff ids become <@userid>."""
+
+    platform = "wecom_robot"
+
+    def __init__(self, client: WeComClient, templates_dir: str | None = None,
+                 mentions: MentionMap | None = None) -> None:
+        self.client = client
+        self.templates_dir = templates_dir
+        self.mentions = mentions
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> "WeComRobotSender":
+        if engine is None:
+            from bot.store.db import make_engine
+
+            engine = make_engine(settings.database_url)
+        return cls(_client(settings), _templates(settings), staff_mentions(engine))
+
+    def send(self, target: str, reply: Reply, key: str) -> str | None:
+        staff_ids = sorted({s.mention for s in reply.sections if s.mention})
+        mentions = self.mentions(staff_ids) if (self.mentions and staff_ids) else {}
+        try:
+            deliver.to_robot(self.client, target, reply, self.templates_dir, mentions)
+        except WeComError as exc:
+            raise _classify(exc) from exc
+        except ValueError as exc:
+            raise PermanentSendError(str(exc)) from exc
+        return None
+
+    def find_sent(self, target: str, key: str, since: datetime) -> str | None:
+        return None

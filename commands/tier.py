@@ -65,7 +65,7 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
     advice = next_action(
         today=today, tier=tier_res, behaviour_status=behaviour.status, churn=churn,
         maturing=[Maturing(h.kind, h.amount_fen, h.maturity_date) for h in maturing if h.maturity_date],
-        maturing_days=policy.advice.maturing_days, point_fen=current, policy=policy.tiers,
+        maturing_days=policy.advice.maturing_days, point_fen=current, policy=policy.tiers, amounts=not ctx.masked,
     )
 
     masked = ctx.masked

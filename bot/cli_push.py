@@ -95,6 +95,23 @@ def run(
         raise typer.Exit(1)
 
 
+@push_app.command("deliver")
+def deliver(
+    lease_seconds: Annotated[int, typer.Option(min=1, max=3600, help="认领租期（秒）claim lease")] = 300,
+) -> None:
+    """Deliver what is waiting in the outbox (retries, rows a crashed process left behind)."""
+    from datetime import timedelta
+
+    from bot.push.delivery import DeliveryWorker
+    from bot.push.wiring import configured_senders
+
+    worker = DeliveryWorker(_engine(), configured_senders(get_settings()), lease=timedelta(seconds=lease_seconds))
+    stats = worker.drain()
+    out.print(f"已发送 sent {stats.sent}，核实已送达 verified {stats.verified}，待重试 retrying {stats.retried}，失败 dead {stats.dead}")
+    if stats.dead:
+        raise typer.Exit(1)
+
+
 @push_app.command("status")
 def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送日（默认今天）")] = None) -> None:
     """Outbox rows by kind, branch and state; failures with their last error."""

@@ -89,3 +89,26 @@ def test_url_verification_and_ssl_check(slack: SlackSim) -> None:
     assert resp.status_code == 200
     assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in resp.text
     assert slack.post("ssl_check=1&token=x").status_code == 200
+
+
+def test_replayed_request_is_refused(slack: SlackSim) -> None:
+    """A request captured on the wire and sent again within the 5-minute window must not run twice."""
+    body = "command=%2Fwhoami&user_id=UWANGFANG&text=&response_url=http%3A%2F%2F127.0.0.1%3A1%2Fx"
+    headers = slack.signed_headers(body, content_type="application/x-www-form-urlencoded")
+    first = slack.http.post(slack.url, content=body.encode(), headers=headers)
+    again = slack.http.post(slack.url, content=body.encode(), headers=headers)
+    assert first.status_code == 200
+    assert again.status_code == 401 and "replayed" in again.text
+    # a genuine Slack retry of an event carries x-slack-retry-num and is left to the event_id dedupe
+    retry = slack.http.post(slack.url, content=body.encode(), headers={**headers, "X-Slack-Retry-Num": "1"})
+    assert retry.status_code == 200
+
+
+def test_seen_signatures_forget_after_the_window() -> None:
+    from bot.adapters.slack.endpoint import SeenSignatures
+
+    now = [1000.0]
+    seen = SeenSignatures(window=310, clock=lambda: now[0])
+    assert seen.first_time("v0=a") and not seen.first_time("v0=a")
+    now[0] += 311
+    assert seen.first_time("v0=a")

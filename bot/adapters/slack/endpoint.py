@@ -8,7 +8,10 @@ before Bolt parses them, and bodies Bolt cannot parse get a 400 instead of a 500
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
@@ -29,10 +32,40 @@ MAX_BODY = 1_000_000
 """Slack's largest payloads (a click on a 50-block message) are a few tens of kB."""
 
 
+REPLAY_WINDOW = 5 * 60 + 10
+"""Slack's signature is valid for 5 minutes: remember signatures a little longer than that."""
+
+
+class SeenSignatures:
+    """A signed request captured on the wire must not run twice within its validity window.
+
+    The timestamp check alone lets a replay through for 5 minutes, and a replayed slash command
+    would run (and be audited) again. Slack's own event retries carry x-slack-retry-num and are
+    left to the event_id dedupe instead.
+    """
+
+    def __init__(self, window: float = REPLAY_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self.clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, signature: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now - self.window:
+                self._seen.popitem(last=False)
+            if signature in self._seen:
+                return False
+            self._seen[signature] = now
+            return True
+
+
 class SlackEndpoint:
-    def __init__(self, app: App, signing_secret: str) -> None:
+    def __init__(self, app: App, signing_secret: str, seen: SeenSignatures | None = None) -> None:
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
+        self.seen = seen or SeenSignatures()
 
     async def handle(self, request: Request) -> Response:
         body = await _read_limited(request)
@@ -41,6 +74,10 @@ class SlackEndpoint:
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         if not self._authentic(body, headers):
             return PlainTextResponse("invalid request", status_code=401)
+        signature = str(headers.get("x-slack-signature", ""))
+        if "x-slack-retry-num" not in headers and not self.seen.first_time(signature):
+            log.warning("replayed Slack request refused")
+            return PlainTextResponse("replayed request", status_code=401)
         try:
             bolt_request = BoltRequest(body=body.decode("utf-8"), query=str(request.url.query), headers=headers)
         except Exception:  # noqa: BLE001  (signed by Slack yet unparseable: say so instead of raising)

@@ -93,9 +93,15 @@ def test_url_verification_and_ssl_check(slack: SlackSim) -> None:
 
 def test_replayed_request_is_refused(slack: SlackSim) -> None:
     """A request captured on the wire and sent again within the 5-minute window must not run twice."""
-    body = "command=%2Fwhoami&user_id=UWANGFANG&text=&response_url=http%3A%2F%2F127.0.0.1%3A1%2Fx"
+    from urllib.parse import quote
+
+    from tests.slack.support import response_bodies
+
+    response_url = slack.fake.response_url("replay")
+    body = f"command=%2Fwhoami&user_id=UWANGFANG&text=&response_url={quote(response_url, safe='')}"
     headers = slack.signed_headers(body, content_type="application/x-www-form-urlencoded")
     first = slack.http.post(slack.url, content=body.encode(), headers=headers)
+    assert response_bodies(slack.fake, response_url)  # the original ran once
     again = slack.http.post(slack.url, content=body.encode(), headers=headers)
     assert first.status_code == 200
     assert again.status_code == 401 and "replayed" in again.text

@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench soak clean
 
 demo: install            ## set up, seed the demo bank on SQLite (once), open the console chat as RM001
 	$(BIN)/rmbot seed --if-empty
@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 
 bench: install           ## benchmarks on a 1,000,000-customer bank (SQLite and PostgreSQL); see BENCHMARKS.md
 	$(BIN)/python -m bench.run
+
+soak: install            ## long reliability runs: 10,000 fuzzed commands, a 30 s database outage
+	RMBOT_FUZZ_EXAMPLES=10000 RMBOT_OUTAGE_SECONDS=30 $(BIN)/pytest tests/reliability
 
 clean:
 	rm -rf $(VENV) rmbot.db rmbot.db-wal rmbot.db-shm

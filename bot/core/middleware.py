@@ -8,6 +8,8 @@ role must allow it. Commands themselves hold business logic only.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,10 +126,36 @@ class OpenSession:
 
 
 class IdentifyStaff:
+    """Who is asking. Answers are cached for `ttl` seconds: a lookup per message is a round trip
+    saved on every command, and a staff change (link, role, deactivation) applies within `ttl`."""
+
+    def __init__(self, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._cache: dict[tuple[str, str], tuple[float, StaffView]] = {}
+        self._lock = threading.Lock()
+
+    def _lookup(self, session: Session, platform: str, user_id: str) -> StaffView | None:
+        key = (platform, user_id)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        staff = load_staff(session, platform, user_id)
+        with self._lock:
+            if staff is None:
+                self._cache.pop(key, None)
+            else:
+                if len(self._cache) >= self.max_entries:
+                    self._cache.clear()
+                self._cache[key] = (now, staff)
+        return staff
+
     def process(self, call: Call, next: Next) -> Reply:
         assert call.session is not None
         req = call.request
-        call.staff = load_staff(call.session, req.platform, req.user_id)
+        call.staff = self._lookup(call.session, req.platform, req.user_id)
         if call.staff is None:
             if req.platform == "console":
                 raise UserError(

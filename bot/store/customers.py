@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from bot.clock import month_start
@@ -42,24 +43,38 @@ def latest_data_date(session: Session) -> date | None:
 
 
 def load_profile(session: Session, customer: Customer, org: Org, rm: Staff, history_months: int) -> Profile:
-    data_date, last_at = session.execute(select(
-        select(func.max(DataLoad.data_date)).scalar_subquery(),
-        select(func.max(Contact.at)).where(Contact.customer_id == customer.id).scalar_subquery(),
-    )).one()
-    balance = session.execute(
-        select(Balance).where(Balance.customer_id == customer.id).order_by(Balance.as_of.desc()).limit(1)
-    ).scalar_one_or_none()
-    months = list(session.execute(
-        select(AumMonthly).where(AumMonthly.customer_id == customer.id)
-        .order_by(AumMonthly.month.desc()).limit(history_months + 1)
-    ).scalars())
-    as_of = data_date or date.min
-    holdings = list(session.execute(
-        select(Holding).where(
-            Holding.customer_id == customer.id,
-            (Holding.maturity_date.is_(None)) | (Holding.maturity_date >= as_of),
-        ).order_by(Holding.amount_fen.desc())
-    ).scalars())
+    """Three round trips: (data date, last contact, latest balance), monthly AUM, holdings."""
+    latest = aliased(Balance, name="latest")
+    newest_as_of = select(func.max(latest.as_of)).where(latest.customer_id == customer.id).scalar_subquery()
+    head = session.execute(
+        select(
+            select(func.max(DataLoad.data_date)).scalar_subquery(),
+            select(func.max(Contact.at)).where(Contact.customer_id == customer.id).scalar_subquery(),
+            Balance.as_of, Balance.aum_fen, Balance.deposit_fen, Balance.outflow_other_bank_fen,
+        ).select_from(Customer)
+        .outerjoin(Balance, and_(Balance.customer_id == Customer.id, Balance.as_of == newest_as_of))
+        .where(Customer.id == customer.id)
+    ).one()
+    data_date, last_at, as_of, aum, deposit, outflow = head
+    balance = None if as_of is None else Balance(customer_id=customer.id, as_of=as_of, aum_fen=aum,
+                                                 deposit_fen=deposit, outflow_other_bank_fen=outflow)
+    months = [
+        AumMonthly(customer_id=customer.id, month=m, avg_daily_fen=a, month_end_fen=e, txn_count=t)
+        for m, a, e, t in session.execute(
+            select(AumMonthly.month, AumMonthly.avg_daily_fen, AumMonthly.month_end_fen, AumMonthly.txn_count)
+            .where(AumMonthly.customer_id == customer.id).order_by(AumMonthly.month.desc()).limit(history_months + 1))
+    ]
+    as_of_day = data_date or date.min
+    holdings = [
+        Holding(id=i, customer_id=customer.id, kind=k, product_name=n, amount_fen=a, start_date=sd, maturity_date=md,
+                term_months=t, risk_level=r)
+        for i, k, n, a, sd, md, t, r in session.execute(
+            select(Holding.id, Holding.kind, Holding.product_name, Holding.amount_fen, Holding.start_date,
+                   Holding.maturity_date, Holding.term_months, Holding.risk_level)
+            .where(Holding.customer_id == customer.id,
+                   (Holding.maturity_date.is_(None)) | (Holding.maturity_date >= as_of_day))
+            .order_by(Holding.amount_fen.desc()))
+    ]
     corporate = None
     if customer.kind == "corporate":
         corporate = session.execute(

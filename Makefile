@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 bench: install           ## benchmarks on a 1,000,000-customer bank (SQLite and PostgreSQL); see BENCHMARKS.md
+	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m bench.run
 
 soak: install            ## long reliability runs: 10,000 fuzzed commands, a 30 s database outage

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     templates_dir: Path | None = Field(default=None, alias="RMBOT_TEMPLATES_DIR")
     log_level: str = Field(default="INFO", alias="RMBOT_LOG_LEVEL")
     holidays_file: Path | None = Field(default=None, alias="RMBOT_HOLIDAYS_FILE")
+    campaigns_file: Path | None = Field(default=None, alias="RMBOT_CAMPAIGNS_FILE")
+    """A bank's campaign catalogue (products, audiences, SMS signature) over bot/campaigns/catalogue.yaml."""
 
     # Pushes (issue 5): Asia/Shanghai wall-clock times, on Chinese working days only.
     push_time_maturing: str = Field(default="08:30", alias="RMBOT_PUSH_TIME_MATURING")

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from bot.core.access import load_staff, write_audit_now
+from bot.core.access import load_staff, stage_audit, write_audit_now
 from bot.core.context import Context, StaffView
 from bot.core.errors import ServiceUnavailable, UserError
 from bot.core.parser import MAX_TEXT, parse
@@ -175,7 +175,8 @@ class ParseCommand:
         if isinstance(req, ActionRequest):
             return next()
         if len(req.text) > MAX_TEXT:
-            raise UserError(f"消息过长（{len(req.text)} 字），请只输入命令。Message too long.", "/help")
+            raise UserError(f"消息过长（{len(req.text)} 字，上限 {MAX_TEXT} 字）；长文案请用命令行 `rmbot lint 文件` 检查。"
+                            "Message too long.", "/help")
         parsed = parse(req.text)
         if parsed is None:
             call.spec = call.registry.lookup("help")
@@ -194,22 +195,25 @@ class ParseCommand:
 
 
 class Authorize:
-    """Role check in front of every command and button: the one access filter."""
+    """Role check in front of every command and button: the one access filter. Refusals are
+    audited like refused lookups, so an RM trying to approve shows up in the log."""
 
     def process(self, call: Call, next: Next) -> Reply:
         assert call.staff is not None
         req = call.request
         if isinstance(req, ActionRequest):
-            spec = call.registry.action(req.action)
-            if spec is None:
+            action_spec = call.registry.action(req.action)
+            if action_spec is None:
                 raise UserError("未知操作，按钮可能已过期。Unknown action.")
-            roles = spec.roles
+            roles, refusal, name, target = action_spec.roles, action_spec.refusal, "该操作", req.value
         else:
             assert call.spec is not None
-            roles = call.spec.roles
+            roles, refusal, name = call.spec.roles, call.spec.refusal, f"/{call.spec.name}"
+            target = " ".join(call.args)
         if call.staff.role not in roles:
-            name = f"/{call.spec.name}" if call.spec else "该操作"
-            raise UserError(f"您的角色无权使用 {name}。发送 /help 查看可用命令。Not permitted for your role.")
+            stage_audit(call.context(), target=target[:64] or None, outcome="denied",
+                        detail=f"role {call.staff.role} may not use {name}")
+            raise UserError(refusal or f"您的角色无权使用 {name}。发送 /help 查看可用命令。Not permitted for your role.")
         return next()
 
 

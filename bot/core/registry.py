@@ -30,6 +30,8 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     roles: frozenset[str] = ALL_ROLES
     examples: tuple[str, ...] = ()
+    refusal: str | None = None
+    """What a caller whose role may not run it is told (default: a generic refusal)."""
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -41,6 +43,7 @@ class ActionSpec:
     name: str
     handler: ActionHandler
     roles: frozenset[str] = ALL_ROLES
+    refusal: str | None = None
 
 
 class Registry:
@@ -91,19 +94,21 @@ def command(
     aliases: tuple[str, ...] = (),
     roles: frozenset[str] = ALL_ROLES,
     examples: tuple[str, ...] = (),
+    refusal: str | None = None,
 ) -> Callable[[Handler], Handler]:
     def record(fn: Handler) -> Handler:
         REGISTRY.add_command(
-            CommandSpec(name, summary, usage, fn, tuple(aliases), frozenset(roles), tuple(examples))
+            CommandSpec(name, summary, usage, fn, tuple(aliases), frozenset(roles), tuple(examples), refusal)
         )
         return fn
 
     return record
 
 
-def action(name: str, *, roles: frozenset[str] = ALL_ROLES) -> Callable[[ActionHandler], ActionHandler]:
+def action(name: str, *, roles: frozenset[str] = ALL_ROLES,
+           refusal: str | None = None) -> Callable[[ActionHandler], ActionHandler]:
     def record(fn: ActionHandler) -> ActionHandler:
-        REGISTRY.add_action(ActionSpec(name, fn, frozenset(roles)))
+        REGISTRY.add_action(ActionSpec(name, fn, frozenset(roles), refusal))
         return fn
 
     return record

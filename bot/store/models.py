@@ -223,3 +223,60 @@ class Outbox(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=128)
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=ShanghaiDateTime)
+
+
+from sqlalchemy import Text  # noqa: E402  (kept with the campaign tables it serves)
+
+
+# Campaign drafts (issue 6). Draft statuses: 草稿 → 待审批 → 已审批 / 已驳回 (a rejected draft may be
+# edited, which makes it a draft again). Texts, lint results and options are JSON documents: they
+# are kept whole for the approval record, never queried inside.
+CAMPAIGN_STATUS_ZH = {"draft": "草稿", "pending": "待审批", "approved": "已审批", "rejected": "已驳回"}
+
+
+class CampaignDraft(SQLModel, table=True):
+    """One campaign copy draft for one 支行, in every channel variant, with its approval record."""
+
+    __tablename__ = "campaign_draft"
+    __table_args__ = (Index("ix_campaign_draft_branch_status", "branch_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    branch_id: str = Field(foreign_key="org.id", max_length=16)
+    author_id: str = Field(foreign_key="staff.id", max_length=16)
+    status: str = Field(default="draft", max_length=12)
+    options: str = Field(default="{}", sa_type=Text)
+    """The options as given (日期, 地点, 产品 …), JSON."""
+    texts: str = Field(sa_type=Text)
+    """{variant: text} for group / dm / sms, JSON."""
+    lint: str = Field(sa_type=Text)
+    """{variant: [finding, …]} from the last lint of `texts`, JSON."""
+    lint_version: str = Field(default="", max_length=32)
+    blocked: bool = False
+    """Any blocking finding in any variant: such a draft cannot be submitted or approved."""
+    audience_total: int = 0
+    audience: str = Field(default="{}", sa_type=Text)
+    """Counts behind the draft when it was made (per RM, per tier/status), JSON; no customer data."""
+    data_date: date | None = None
+    created_at: datetime = Field(sa_type=ShanghaiDateTime)
+    updated_at: datetime = Field(sa_type=ShanghaiDateTime)
+    submitted_at: datetime | None = Field(default=None, sa_type=ShanghaiDateTime)
+    decided_by: str | None = Field(default=None, foreign_key="staff.id", max_length=16)
+    decided_at: datetime | None = Field(default=None, sa_type=ShanghaiDateTime)
+    reason: str | None = Field(default=None, max_length=500)
+    """Why it was rejected (or an approver's remark)."""
+    final_text: str | None = Field(default=None, sa_type=Text)
+    """{variant: text} exactly as approved, JSON: the only copy that may be posted or handed out."""
+    posted_at: datetime | None = Field(default=None, sa_type=ShanghaiDateTime)
+    """When the approved copy was queued for the branch channel (outbox kind "campaign")."""
+
+
+class CampaignEvent(SQLModel, table=True):
+    """The approval trail: every change of a draft, with a snapshot, kept beside the audit log."""
+
+    __tablename__ = "campaign_event"
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(foreign_key="campaign_draft.id", index=True)
+    at: datetime = Field(sa_type=ShanghaiDateTime)
+    staff_id: str = Field(foreign_key="staff.id", max_length=16)
+    event: str = Field(max_length=16)  # created | edited | submitted | approved | rejected | posted
+    detail: str | None = Field(default=None, sa_type=Text)

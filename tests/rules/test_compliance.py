@@ -484,3 +484,9 @@ def test_every_shipped_rule_cites_a_source_and_speaks_chinese() -> None:
         assert rule.source.strip()
         assert any("\u4e00" <= ch <= "\u9fff" for ch in rule.message), rule.id
         assert any("\u4e00" <= ch <= "\u9fff" for ch in rule.suggestion), rule.id
+
+
+def test_first_line_is_not_a_ranking_claim() -> None:
+    from rules.compliance import default_lint_rules, lint
+
+    assert not [f for f in lint("请把活动时间写在第一行。", default_lint_rules()).findings if f.rule_id == "adlaw.9.absolute"]

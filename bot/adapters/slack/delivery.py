@@ -77,11 +77,38 @@ class Delivery:
              thread_ts: str | None = None, channel_type: str | None = None) -> list[str]:
         """Post every message of the reply in order; returns their ts."""
         guard(produced_for, channel_kind(channel, channel_type), channel)
+        stamps = self.post_payloads(channel, self.payloads(reply), produced_for=produced_for, thread_ts=thread_ts,
+                                    channel_type=channel_type)
+        if reply.images:
+            self.upload_images(channel, reply, produced_for=produced_for, thread_ts=thread_ts,
+                               channel_type=channel_type)
+        return stamps
+
+    def post_payloads(self, channel: str, payloads: Sequence[Mapping[str, Any]], *, produced_for: ChannelKind,
+                      thread_ts: str | None = None, channel_type: str | None = None) -> list[str]:
+        """Already rendered messages (`payloads(reply)`, e.g. with Slack `metadata` added, as pushes
+        do); the same guard applies. Returns their ts."""
+        guard(produced_for, channel_kind(channel, channel_type), channel)
         stamps = []
-        for payload in self.payloads(reply):
+        for payload in payloads:
             resp = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload)
             stamps.append(str(resp.get("ts")))
         return stamps
+
+    def upload_images(self, channel: str, reply: Reply, *, produced_for: ChannelKind,
+                      thread_ts: str | None = None, channel_type: str | None = None) -> list[str]:
+        """Each chart as a file in `channel` (files_upload_v2), after the text; the same guard.
+
+        Block Kit image blocks need a public URL, which a bank's charts must not have: a file
+        shared into the conversation stays inside the workspace. Returns the file ids.
+        """
+        guard(produced_for, channel_kind(channel, channel_type), channel)
+        ids = []
+        for image in reply.images:
+            resp = self.client.files_upload_v2(channel=channel, content=image.data, filename=image.filename,
+                                               title=image.title, thread_ts=thread_ts)
+            ids.append(str((resp.get("file") or {}).get("id", "")))
+        return ids
 
     def post_ephemeral(self, channel: str, user: str, reply: Reply, *, produced_for: ChannelKind) -> None:
         """Only `user` sees it, but it still sits in the channel's context: same guard."""
@@ -98,6 +125,7 @@ class Delivery:
         if len(payloads) <= RESPONSE_URL_MAX:
             for payload in payloads:
                 self._send(response_url, payload)
+            self._images_to_dm(response_url, reply, user_id, produced_for, channel)
             return
         head, rest = payloads[: RESPONSE_URL_MAX - 1], payloads[RESPONSE_URL_MAX - 1:]
         for payload in head:
@@ -117,6 +145,28 @@ class Delivery:
                                    f" {len(rest)} more messages could not be sent; ask in a DM with the bot.")
         for payload in self.payloads(notice):
             self._send(response_url, payload)
+        self._images_to_dm(response_url, reply, user_id, produced_for, channel)
+
+    def _images_to_dm(self, response_url: str, reply: Reply, user_id: str, produced_for: ChannelKind,
+                      channel: str | None) -> None:
+        """A response_url cannot carry files: charts go to the user's own DM with the bot."""
+        if not reply.images:
+            return
+        try:
+            dm = channel if channel and channel_kind(channel) == "dm" else self.open_dm(user_id)
+            self.upload_images(dm, reply, produced_for=produced_for, channel_type="im")
+            if dm != channel:
+                notice = Reply(title=reply.title, summary=f"图表（{len(reply.images)} 张）已通过私信发给您。"
+                                                          " The charts were sent to you by DM.")
+                for payload in self.payloads(notice):
+                    self._send(response_url, payload)
+        except Exception as exc:  # noqa: BLE001  (the text has arrived; say the charts did not)
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else f"{exc.__class__.__name__}: {exc}"
+            log.error("charts for %s not uploaded: %s", user_id, error)
+            notice = Reply(title=reply.title, kind="warning",
+                           summary="图表未能发送（需要 files:write 权限），请稍后重试。The charts could not be uploaded.")
+            for payload in self.payloads(notice):
+                self._send(response_url, payload)
 
     def replace(self, response_url: str, blocks: Sequence[Mapping[str, Any]], text: str) -> None:
         """Rewrite the (ephemeral) message a click came from."""

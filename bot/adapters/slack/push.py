@@ -1,0 +1,265 @@
+"""Push sender for the outbox worker (`bot.push`): masked branch pushes into Slack channels.
+
+target = a channel id (C…/G…). Every message carries Slack message metadata
+    {"event_type": "rmbot_push", "event_payload": {"key": <outbox key>}}
+so `find_sent` can find it again in `conversations.history` after a crash between send and
+mark (this is what makes Slack delivery exactly-once; the bot needs `channels:history` /
+`groups:history` to read it back, see slack_manifest.yaml). A Reply that renders into several
+Slack messages is posted in order, message i of n marked {"key", "part": i, "parts": n}, and
+the message id is the ts list joined by ",".
+
+Several messages for one row: counted as found only when ALL parts are in the channel. When
+only some are, `find_sent` answers None and remembers them, and `send` then posts just the
+missing parts. `send` also looks in the channel by itself before posting a multi-message reply
+(not a single one: that costs no history call), because a row whose earlier attempt failed
+halfway comes back as plain `pending`, maybe in a new process. Each part arrives once.
+
+Errors, as the worker needs them:
+* `TransientSendError`: Slack said no and nothing was posted — 429 after the SDK's own retries,
+  5xx, `ratelimited`/`internal_error`…, a connection that could not be made, or an API error we
+  do not know (retried with backoff, dead after the worker's max attempts, `last_error` shows it).
+* `PermanentSendError`: an operator must act (`channel_not_found`, `not_in_channel`,
+  `invalid_auth`, `account_inactive`, `is_archived`, `msg_too_long`, `missing_scope` …), or an
+  unmasked reply addressed to a channel (`MaskingRefused`).
+* `SendOutcomeUnknown` (deliberately neither): the request may have reached Slack (read timeout,
+  connection dropped before the answer). The worker leaves the row `sending`; when the lease
+  runs out it is verified with `find_sent` before any second post.
+* `VerifyUnavailable` from `find_sent` (Slack could not be asked): also neither, so the row stays
+  `verifying` and is asked about again after the lease — a `TransientSendError` there would put
+  the row back to `pending`, and the retry would post without checking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.error import HTTPError, URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+from sqlalchemy.engine import Engine
+
+from bot import clock
+from bot.adapters.slack.client import make_client
+from bot.adapters.slack.delivery import Delivery, MaskingRefused
+from bot.config import Settings
+from bot.core.reply import Reply
+from bot.core.request import ChannelKind
+from bot.push.senders import PermanentSendError, TransientSendError
+
+log = logging.getLogger("rmbot.slack")
+
+EVENT_TYPE = "rmbot_push"
+HISTORY_PAGE = 200
+CLOCK_SKEW = timedelta(minutes=10)
+"""Slack stamps messages with its own clock: look this much further back than asked."""
+PARTIAL_LOOKBACK = timedelta(days=2)
+"""How far back `send` looks for parts of a multi-message reply posted by an earlier attempt
+(the worker's backoff adds up to ~1.5 h over 8 attempts)."""
+
+PERMANENT = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "msg_blocks_too_long",
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
+    "no_permission", "restricted_action", "team_access_not_granted", "ekm_access_denied",
+    "invalid_blocks", "invalid_metadata_format", "invalid_metadata_schema", "channel_type_not_supported",
+})
+"""Everything else ok: false (ratelimited, internal_error, fatal_error, service_unavailable, an
+error we do not know), 429 and 5xx are transient: a rejected post was not posted, so retrying
+is safe, and the worker's max attempts still ends it, visibly."""
+
+
+class SendOutcomeUnknown(RuntimeError):
+    """chat.postMessage may or may not have arrived: leave the row to be verified after its lease."""
+
+
+class VerifyUnavailable(RuntimeError):
+    """conversations.history could not be read: leave the row `verifying` for the next lease."""
+
+
+def push_client(settings: Settings) -> WebClient:
+    """The adapter's client (same base URL, timeout, 429/5xx retries), except that connection
+    errors are retried only when the request never left (URLError from connect/send). The SDK
+    would also retry a connection reset after the request was sent, which can post twice."""
+    client = make_client(settings)
+    client.retry_handlers = [_never_sent_only(h) for h in client.retry_handlers]
+    return client
+
+
+def _never_sent_only(handler: RetryHandler) -> RetryHandler:
+    if isinstance(handler, ConnectionErrorRetryHandler):
+        return ConnectionErrorRetryHandler(max_retry_count=handler.max_retry_count, error_types=[URLError])
+    return handler
+
+
+def api_error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
+
+
+def _status(exc: SlackApiError) -> int:
+    return int(getattr(exc.response, "status_code", 200) or 200)
+
+
+def _is_permanent(exc: SlackApiError) -> bool:
+    status, error = _status(exc), api_error(exc)
+    return status != 429 and status < 500 and error in PERMANENT
+
+
+def classify_send(exc: Exception) -> Exception:
+    """A failed chat.postMessage → the exception the worker understands."""
+    if isinstance(exc, SlackApiError):
+        status, error = _status(exc), api_error(exc)
+        text = f"Slack {error} (HTTP {status})"
+        if _is_permanent(exc):
+            return PermanentSendError(text)
+        return TransientSendError(text)  # 429, 5xx, ratelimited, internal_error, or unknown
+    if isinstance(exc, URLError) and not isinstance(exc, HTTPError):
+        return TransientSendError(f"Slack unreachable: {exc.reason}")  # never connected/sent
+    return SendOutcomeUnknown(f"{exc.__class__.__name__}: {exc}")
+
+
+def _metadata(key: str, part: int | None = None, parts: int | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"key": key}
+    if part is not None:
+        payload.update(part=part, parts=parts)
+    return {"event_type": EVENT_TYPE, "event_payload": payload}
+
+
+class SlackSender:
+    platform = "slack"
+    min_interval = 1.0
+    """Seconds between rows in one channel (the worker paces by it): chat.postMessage allows about
+    one message per second per channel; a burst beyond that is answered 429, which the SDK waits out."""
+
+    def __init__(self, client: WebClient, engine: Engine | None = None, templates_dir: str | None = None,
+                 now: Callable[[], datetime] = clock.now) -> None:
+        self.client = client
+        self.delivery = Delivery(client, engine, templates_dir)
+        """Renders (RMs' @-mentions resolved from chat identities) and posts behind the masking guard."""
+        self.now = now
+        self._found_parts: dict[tuple[str, str], dict[int, str]] = {}
+        """(channel, key) → parts known to be in the channel, from find_sent or a half-done send."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> SlackSender:
+        if not settings.slack_bot_token:
+            raise ValueError("Slack pushes need SLACK_BOT_TOKEN")
+        if engine is None:
+            from bot.store.db import make_engine
+
+            engine = make_engine(settings.database_url)
+        templates = str(settings.templates_dir) if settings.templates_dir else None
+        return cls(push_client(settings), engine, templates)
+
+    # -- sending ------------------------------------------------------------------------
+    def send(self, target: str, reply: Reply, key: str) -> str | None:
+        # Pushes are masked for the branch channel; anything else must not reach a channel.
+        produced_for: ChannelKind = "group" if reply.masked else "dm"
+        message_id = self._send_text(target, reply, key, produced_for)
+        if reply.images:
+            self._upload_images(target, reply, key, produced_for)
+        return message_id
+
+    def _upload_images(self, target: str, reply: Reply, key: str, produced_for: ChannelKind) -> None:
+        """Charts follow the text, best effort: once the text is in the channel, failing the row
+        would post it again on retry, and a file upload carries no metadata `find_sent` could
+        check. A failed upload is logged; the text (with every figure) has arrived."""
+        try:
+            self.delivery.upload_images(target, reply, produced_for=produced_for)
+        except Exception as exc:  # noqa: BLE001
+            error = api_error(exc) if isinstance(exc, SlackApiError) else f"{exc.__class__.__name__}: {exc}"
+            log.warning("push %s: %d chart(s) not uploaded to %s: %s", key, len(reply.images), target, error)
+
+    def _send_text(self, target: str, reply: Reply, key: str, produced_for: ChannelKind) -> str | None:
+        try:
+            payloads = self.delivery.payloads(reply)
+        except ValueError as exc:  # RenderError: cannot be shown without losing data
+            raise PermanentSendError(f"cannot render: {exc}") from exc
+        n = len(payloads)
+        if n == 1:
+            return self._post(target, dict(payloads[0], metadata=_metadata(key)), produced_for)
+        done = self._found_parts.pop((target, key), None)
+        if done is None:
+            done, _ = self._parts_in_channel(target, key, self.now() - PARTIAL_LOOKBACK, send=True)
+            if 0 in done:  # an earlier attempt rendered it as one message (mentions changed since)
+                return done[0]
+        for i, payload in enumerate(payloads, start=1):
+            if i in done:
+                continue
+            try:
+                done[i] = self._post(target, dict(payload, metadata=_metadata(key, i, n)), produced_for)
+            except Exception:
+                if done:
+                    self._found_parts[(target, key)] = done
+                raise
+        return ",".join(done[i] for i in range(1, n + 1))
+
+    def _post(self, channel: str, payload: Mapping[str, Any], produced_for: ChannelKind) -> str:
+        try:
+            [ts] = self.delivery.post_payloads(channel, [payload], produced_for=produced_for)
+        except MaskingRefused as exc:
+            raise PermanentSendError(str(exc)) from exc
+        except Exception as exc:
+            raise classify_send(exc) from exc
+        return ts
+
+    # -- reading back -------------------------------------------------------------------
+    def find_sent(self, target: str, key: str, since: datetime) -> str | None:
+        parts, total = self._parts_in_channel(target, key, since)
+        if 0 in parts:
+            return parts[0]
+        if total and all(i in parts for i in range(1, total + 1)):
+            return ",".join(parts[i] for i in range(1, total + 1))
+        if parts:
+            self._found_parts[(target, key)] = parts  # a strict subset: `send` posts the rest
+            log.warning("push %s: %d of %d parts already in %s; posting the rest", key, len(parts), total, target)
+        return None
+
+    def _parts_in_channel(self, channel: str, key: str, since: datetime,
+                          send: bool = False) -> tuple[dict[int, str], int]:
+        """Our messages for `key` in the channel: part number (0 for a single-message reply) → ts,
+        and how many parts the reply has (0 when unknown)."""
+        found: dict[int, str] = {}
+        total = 0
+        try:
+            for message in self._history(channel, since - CLOCK_SKEW):
+                meta = message.get("metadata")
+                if not isinstance(meta, dict) or meta.get("event_type") != EVENT_TYPE:
+                    continue
+                payload = meta.get("event_payload")
+                if not isinstance(payload, dict) or payload.get("key") != key:
+                    continue
+                part, parts = payload.get("part"), payload.get("parts")
+                if part is None:
+                    return {0: str(message["ts"])}, 1
+                if isinstance(part, int) and isinstance(parts, int):
+                    found.setdefault(part, str(message["ts"]))
+                    total = parts
+                    if len(found) >= total:
+                        break
+        except SlackApiError as exc:
+            if _is_permanent(exc):
+                raise PermanentSendError(f"Slack {api_error(exc)} reading {channel}") from exc
+            if send:  # nothing posted yet in this attempt: an ordinary retry is safe
+                raise classify_send(exc) from exc
+            raise VerifyUnavailable(f"Slack {api_error(exc)} (HTTP {_status(exc)}) reading {channel}") from exc
+        except Exception as exc:
+            if send:
+                raise TransientSendError(f"Slack unreachable reading {channel}: {exc}") from exc
+            raise VerifyUnavailable(f"{exc.__class__.__name__} reading {channel}: {exc}") from exc
+        return found, total
+
+    def _history(self, channel: str, oldest: datetime) -> Iterator[dict[str, Any]]:
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=clock.SHANGHAI)
+        cursor: str | None = None
+        while True:
+            resp = self.client.conversations_history(channel=channel, oldest=f"{oldest.timestamp():.6f}",
+                                                     include_all_metadata=True, limit=HISTORY_PAGE, cursor=cursor)
+            yield from resp.get("messages") or []
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return

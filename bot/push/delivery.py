@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +29,9 @@ class DeliveryStats:
     """Found already delivered after a crash: marked sent without sending again."""
     retried: int = 0
     dead: int = 0
+    unknown: int = 0
+    """Outcome not known (e.g. a timeout after sending): checked with the platform after the lease."""
+    claimed: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: "DeliveryStats") -> None:
@@ -37,11 +39,9 @@ class DeliveryStats:
         self.verified += other.verified
         self.retried += other.retried
         self.dead += other.dead
+        self.unknown += other.unknown
+        self.claimed += other.claimed
         self.errors += other.errors
-
-    @property
-    def moved(self) -> bool:
-        return bool(self.sent or self.verified or self.retried or self.dead)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -49,11 +49,12 @@ def backoff(attempt: int) -> timedelta:
 
 
 class DeliveryWorker:
-    """Claims rows in batches; channels are served in parallel, each channel's rows in order.
+    """Delivers in rounds: each round claims the head row of every ready channel, sends them in
+    parallel, and marks them sent in one statement.
 
-    A channel takes one message per `min_interval` seconds (a sender's `min_interval`
-    attribute, e.g. Slack's ~1 message/s/channel), so 2,000 branch channels fill in parallel
-    instead of one after another.
+    A channel gets at most one message per round and rounds are spaced by the platforms'
+    per-channel rate (a sender's `min_interval`, e.g. Slack's ~1 message/s/channel), so 2,000
+    branch channels fill in parallel while each channel's messages arrive in order.
     """
 
     def __init__(
@@ -62,10 +63,10 @@ class DeliveryWorker:
         senders: Mapping[str, Sender],
         worker_id: str | None = None,
         lease: timedelta = timedelta(minutes=5),
-        batch: int = 200,
+        batch: int = 2000,
         max_attempts: int = 8,
         now: Callable[[], datetime] = clock.now,
-        concurrency: int = 16,
+        concurrency: int = 32,
     ) -> None:
         self.engine = engine
         self.senders = dict(senders)
@@ -76,86 +77,92 @@ class DeliveryWorker:
         self.now = now
         self.concurrency = concurrency
         self._last_send: dict[tuple[str, str], float] = {}
-        self._pace_lock = threading.Lock()
+        self._lock = threading.Lock()
 
     def run_once(self) -> DeliveryStats:
+        """One round. `claimed` in the result tells `drain` whether there was anything to do."""
         rows = outbox.claim(self.engine, self.worker_id, self.now(), self.lease, self.batch)
-        by_channel: dict[tuple[str, str], list[outbox.Outbox]] = defaultdict(list)
-        for row in rows:
-            by_channel[(row.platform, row.target)].append(row)
-        total = DeliveryStats()
-        if len(by_channel) <= 1 or self.concurrency <= 1:
-            for channel_rows in by_channel.values():
-                total.add(self._deliver_channel(channel_rows))
-            return total
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(by_channel))) as pool:
-            for stats in pool.map(self._deliver_channel, by_channel.values()):
-                total.add(stats)
-        return total
+        stats = DeliveryStats(claimed=len(rows))
+        if not rows:
+            return stats
+        self._pace(rows)
+        if len(rows) == 1 or self.concurrency <= 1:
+            results = [self._attempt(row) for row in rows]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(rows))) as pool:
+                results = list(pool.map(self._attempt, rows))
+        done: list[tuple[outbox.Outbox, str | None]] = []
+        for row, outcome, detail in results:
+            if outcome in ("sent", "verified"):
+                done.append((row, detail))
+                if outcome == "sent":
+                    stats.sent += 1
+                else:
+                    stats.verified += 1
+                continue
+            stats.errors.append(f"{row.key}: {detail}")
+            if outcome == "retry":
+                final = row.attempts + 1 >= self.max_attempts
+                outbox.mark_failed(self.engine, row, self.now(), detail or "", None if final else backoff(row.attempts))
+                stats.dead += final
+                stats.retried += not final
+            elif outcome == "dead":
+                outbox.mark_failed(self.engine, row, self.now(), detail or "", None)
+                stats.dead += 1
+            else:  # unknown: verified with the platform once the lease is over
+                outbox.note_unknown(self.engine, row, detail or "", self.max_attempts)
+                stats.unknown += 1
+        outbox.mark_sent_many(self.engine, done, self.now())
+        return stats
 
-    def drain(self, max_rounds: int = 10_000) -> DeliveryStats:
+    def drain(self, max_rounds: int = 100_000) -> DeliveryStats:
         """Deliver until nothing is ready (rows waiting for a retry later are left for later)."""
         total = DeliveryStats()
         for _ in range(max_rounds):
             stats = self.run_once()
-            if not stats.moved:
-                break
             total.add(stats)
+            if not stats.claimed:
+                break
         return total
 
-    def _deliver_channel(self, rows: list[outbox.Outbox]) -> DeliveryStats:
-        stats = DeliveryStats()
-        for row in rows:
-            self._pace(row)
-            self._deliver(row, stats)
-        return stats
-
-    def _pace(self, row: outbox.Outbox) -> None:
-        interval = float(getattr(self.senders.get(row.platform), "min_interval", 0.0) or 0.0)
-        if interval <= 0:
-            return
-        key = (row.platform, row.target)
-        with self._pace_lock:
-            wait = self._last_send.get(key, 0.0) + interval - time.monotonic()
+    def _pace(self, rows: list[outbox.Outbox]) -> None:
+        """Wait, once per round, until every channel in it may take its next message."""
+        wait = 0.0
+        with self._lock:
+            now = time.monotonic()
+            for row in rows:
+                interval = float(getattr(self.senders.get(row.platform), "min_interval", 0.0) or 0.0)
+                last = self._last_send.get((row.platform, row.target))
+                if interval and last is not None:
+                    wait = max(wait, last + interval - now)
         if wait > 0:
             time.sleep(wait)
-        with self._pace_lock:
-            self._last_send[key] = time.monotonic()
 
-    def _deliver(self, row: outbox.Outbox, stats: DeliveryStats) -> None:
+    def _attempt(self, row: outbox.Outbox) -> tuple[outbox.Outbox, str, str | None]:
+        """(row, sent|verified|retry|dead|unknown, message id or error)."""
         sender = self.senders.get(row.platform)
         if sender is None:
-            outbox.mark_failed(self.engine, row, self.now(), f"no sender for platform {row.platform}", backoff(row.attempts))
-            stats.retried += 1
-            return
-        try:
-            if row.status == "verifying":
-                since = (row.created_at or self.now()) - timedelta(minutes=1)
-                found = sender.find_sent(row.target, row.key, since)
-                if found is not None:
-                    outbox.mark_sent(self.engine, row, self.now(), found)
-                    stats.verified += 1
-                    return
+            return row, "retry", f"no sender for platform {row.platform}"
+        if row.status == "verifying":
+            try:
+                found = sender.find_sent(row.target, row.key, (row.created_at or self.now()) - timedelta(minutes=1))
+            except Exception as exc:  # noqa: BLE001  (can't tell: never resend blind)
+                log.warning("push %s: cannot verify yet: %s", row.key, exc)
+                return row, "unknown", f"verify failed: {exc.__class__.__name__}: {exc}"
+            if found is not None:
+                return row, "verified", found
             if not outbox.start_sending(self.engine, row, self.now(), self.lease):
-                return  # someone else took it over after our lease ran out
-            row.status = "sending"
-            message_id = sender.send(row.target, Reply.model_validate_json(row.payload), row.key)
-            outbox.mark_sent(self.engine, row, self.now(), message_id)
-            stats.sent += 1
+                return row, "unknown", "lease lost before sending"
+        try:
+            with self._lock:
+                self._last_send[(row.platform, row.target)] = time.monotonic()
+            return row, "sent", sender.send(row.target, Reply.model_validate_json(row.payload), row.key)
         except TransientSendError as exc:
-            final = row.attempts + 1 >= self.max_attempts
-            outbox.mark_failed(self.engine, row, self.now(), str(exc), None if final else backoff(row.attempts))
-            stats.dead += final
-            stats.retried += not final
-            stats.errors.append(f"{row.key}: {exc}")
             log.warning("push %s failed (attempt %d): %s", row.key, row.attempts + 1, exc)
+            return row, "retry", str(exc)
         except PermanentSendError as exc:
-            outbox.mark_failed(self.engine, row, self.now(), str(exc), None)
-            stats.dead += 1
-            stats.errors.append(f"{row.key}: {exc}")
             log.error("push %s dead: %s", row.key, exc)
-        except Exception as exc:  # noqa: BLE001
-            # Unknown outcome: leave the row as it is; when the lease runs out it is verified
-            # with the platform before any second send.
-            stats.errors.append(f"{row.key}: {exc.__class__.__name__}: {exc}")
+            return row, "dead", str(exc)
+        except Exception as exc:  # noqa: BLE001  (outcome unknown: verify after the lease)
             log.exception("push %s: unexpected error, will verify after the lease", row.key)
+            return row, "unknown", f"{exc.__class__.__name__}: {exc}"

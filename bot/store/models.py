@@ -203,6 +203,7 @@ class Outbox(SQLModel, table=True):
         UniqueConstraint("key", name="uq_outbox_key"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_push_date", "push_date"),
+        Index("ix_outbox_channel", "platform", "target", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160)

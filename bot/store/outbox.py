@@ -1,11 +1,12 @@
 """Outbox rows: enqueue once, claim under row locks, mark sent. The exactly-once protocol.
 
-States: pending → claimed → sending → sent (or back to pending with backoff, or dead).
-A row is 'sending' only while its platform call may be in flight. A worker that dies leaves it
-'sending' with an expired lease; whoever reclaims it asks the platform whether the message got
-there (`verifying`) before sending again. Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
-two bots never take the same row; SQLite serialises writers, and every UPDATE re-checks the
-row's state, so a stale claim changes nothing.
+States: pending → sending → sent (or back to pending with backoff, or dead).
+A claim takes each channel's *head* (its oldest unsent row) and marks it 'sending' under a
+lease, so a channel's messages go out in order and one at a time. A worker that dies leaves its
+rows 'sending' with an expired lease; whoever reclaims them asks the platform whether the
+message got there ('verifying') before sending again. Claims use `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so two bots never take the same row; SQLite serialises writers; every UPDATE
+re-checks the row's state and owner, so a stale claim changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -52,22 +54,53 @@ def exists_for(engine: Engine, kind: str, org_id: str, push_date: date) -> bool:
             Outbox.kind == kind, Outbox.org_id == org_id, Outbox.push_date == push_date).limit(1)).first() is not None
 
 
+IN_FLIGHT = ("claimed", "sending", "verifying")
+
+
 def claim(engine: Engine, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Outbox]:
-    """Take up to `limit` rows: fresh ones to send, and stale in-flight ones to verify first."""
+    """Stale in-flight rows to verify, then the head row of up to `limit` channels to send."""
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
-    ready = or_(and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
-                and_(Outbox.status == "claimed", Outbox.lease_until < now))
-    stale = and_(Outbox.status.in_(("sending", "verifying")), Outbox.lease_until < now)
+    stale = and_(Outbox.status.in_(IN_FLIGHT), Outbox.lease_until < now)
+    earlier = aliased(Outbox, name="earlier")
+    head = and_(
+        Outbox.status == "pending", Outbox.next_attempt_at <= now,
+        ~exists().where(earlier.platform == Outbox.platform, earlier.target == Outbox.target,
+                        earlier.id < Outbox.id, earlier.status.in_(("pending", *IN_FLIGHT))),
+    )
     with engine.begin() as conn:
-        for condition, new_status in ((stale, "verifying"), (ready, "claimed")):
+        for condition, new_status in ((stale, "verifying"), (head, "sending")):
             ids = (select(Outbox.id).where(condition).order_by(Outbox.id).limit(limit)
                    .with_for_update(skip_locked=True).scalar_subquery())
-            conn.execute(update(Outbox).where(Outbox.id.in_(ids), condition)
+            recheck = stale if new_status == "verifying" else (Outbox.status == "pending")
+            conn.execute(update(Outbox).where(Outbox.id.in_(ids), recheck)
                          .values(status=new_status, claimed_by=token, lease_until=now + lease))
     with engine.connect() as conn:
         rows = conn.execute(select(Outbox).where(Outbox.claimed_by == token,
-                                                 Outbox.status.in_(("claimed", "verifying"))).order_by(Outbox.id))
+                                                 Outbox.status.in_(("sending", "verifying"))).order_by(Outbox.id))
         return [Outbox.model_validate(dict(r._mapping)) for r in rows]
+
+
+def mark_sent_many(engine: Engine, done: Sequence[tuple[Outbox, str | None]], now: datetime) -> int:
+    """One statement for a whole round: a thousand channels cost one commit, not a thousand."""
+    if not done:
+        return 0
+    stmt = (update(Outbox)
+            .where(Outbox.id == bindparam("row_id"), Outbox.claimed_by == bindparam("owner"),
+                   or_(Outbox.status == "sending", Outbox.status == "verifying"))
+            .values(status="sent", sent_at=now, message_id=bindparam("mid"), lease_until=None))
+    params = [{"row_id": row.id, "owner": row.claimed_by, "mid": (mid or "")[:128] or None} for row, mid in done]
+    with engine.begin() as conn:
+        conn.execute(stmt, params)
+    return len(params)
+
+
+def note_unknown(engine: Engine, row: Outbox, error: str, max_attempts: int) -> bool:
+    """The outcome of a send or check is unknown: keep the row for verification after its lease,
+    counting the attempt; after `max_attempts` it goes dead for an operator to look at."""
+    values: dict[str, object] = {"attempts": row.attempts + 1, "last_error": error[:500]}
+    if row.attempts + 1 >= max_attempts:
+        values["status"] = "dead"
+    return _move(engine, row, IN_FLIGHT, **values)
 
 
 def _move(engine: Engine, row: Outbox, expect: Sequence[str], **values: object) -> bool:
@@ -79,11 +112,12 @@ def _move(engine: Engine, row: Outbox, expect: Sequence[str], **values: object) 
 
 
 def start_sending(engine: Engine, row: Outbox, now: datetime, lease: timedelta) -> bool:
-    return _move(engine, row, ("claimed", "verifying"), status="sending", lease_until=now + lease)
+    """Renew the lease just before a send (and turn a verified-absent row back into 'sending')."""
+    return _move(engine, row, IN_FLIGHT, status="sending", lease_until=now + lease)
 
 
 def mark_sent(engine: Engine, row: Outbox, now: datetime, message_id: str | None) -> bool:
-    return _move(engine, row, ("sending", "verifying"), status="sent", sent_at=now,
+    return _move(engine, row, IN_FLIGHT, status="sent", sent_at=now,
                  message_id=(message_id or "")[:128] or None, lease_until=None)
 
 
@@ -94,7 +128,7 @@ def mark_failed(engine: Engine, row: Outbox, now: datetime, error: str, retry_in
         values["status"] = "dead"
     else:
         values.update(status="pending", next_attempt_at=now + retry_in)
-    return _move(engine, row, ("claimed", "sending", "verifying"), **values)
+    return _move(engine, row, IN_FLIGHT, **values)
 
 
 def status_counts(engine: Engine, push_date: date | None = None) -> list[tuple[str, str, str, int]]:

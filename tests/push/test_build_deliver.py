@@ -200,3 +200,47 @@ def test_stale_claim_cannot_overwrite_a_reclaimed_row(pushes: tuple[Harness, Pus
     assert outbox.start_sending(h.engine, fast, at(MONDAY, 8, 41), timedelta(minutes=1))
     with h.engine.begin() as conn:
         conn.execute(update(Outbox).values(status="sent"))
+
+
+class TimedPlatform:
+    """Records when each message arrives, per channel; one message per channel per `min_interval`."""
+
+    platform = "file"
+    min_interval = 0.2
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.arrivals: list[tuple[str, str, float]] = []
+
+    def send(self, target: str, reply: object, key: str) -> str:
+        import time
+
+        with self.lock:
+            self.arrivals.append((target, key, time.monotonic()))
+        return key
+
+    def find_sent(self, target: str, key: str, since: datetime) -> str | None:
+        return None
+
+
+def test_each_channel_in_order_and_paced_channels_in_parallel(pushes: tuple[Harness, PushService, Path]) -> None:
+    h, service, _ = pushes
+    for kind in ("maturing", "churn", "downgrade"):
+        service.build(kind, MONDAY, now=at(MONDAY))
+    platform = TimedPlatform()
+    stats = DeliveryWorker(h.engine, {"file": platform}, now=lambda: at(MONDAY)).drain()
+    assert stats.sent == len(rows(h)) and not stats.errors
+    by_channel: dict[str, list[tuple[str, float]]] = {}
+    for target, key, t in platform.arrivals:
+        by_channel.setdefault(target, []).append((key, t))
+    ids = {r.key: r.id for r in rows(h)}
+    for target, arrivals in by_channel.items():
+        assert [ids[k] for k, _ in arrivals] == sorted(ids[k] for k, _ in arrivals), target  # in order
+        gaps = [b - a for (_, a), (_, b) in zip(arrivals, arrivals[1:])]
+        assert all(g >= platform.min_interval * 0.95 for g in gaps), (target, gaps)
+    # channels fill in parallel: total time ≈ longest channel, not the sum of all channels
+    longest = max(len(a) for a in by_channel.values())
+    span = max(t for *_, t in platform.arrivals) - min(t for *_, t in platform.arrivals)
+    assert span < (longest + 2) * platform.min_interval

@@ -24,8 +24,8 @@ bench: install           ## benchmarks on a 1,000,000-customer bank (SQLite and 
 	$(BIN)/pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m bench.run
 
-soak: install            ## long reliability runs: 10,000 fuzzed commands, a 30 s database outage
-	RMBOT_FUZZ_EXAMPLES=10000 RMBOT_OUTAGE_SECONDS=30 $(BIN)/pytest tests/reliability
+soak: install            ## long reliability runs: 10,000 fuzzed commands, a 30 s database outage, 20 SIGKILL rounds
+	RMBOT_FUZZ_EXAMPLES=10000 RMBOT_OUTAGE_SECONDS=30 RMBOT_KILL_ROUNDS=20 $(BIN)/pytest tests/reliability
 
 clean:
 	rm -rf $(VENV) rmbot.db rmbot.db-wal rmbot.db-shm

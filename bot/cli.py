@@ -245,13 +245,18 @@ def serve(
     bot = Rmbot(engine, _policy(settings))
     if scheduler:
         _start_scheduler(engine, settings)
+    from bot.core.dedupe import StoreDeduper
+
+    deduper = StoreDeduper(engine)  # retries landing on another replica are still processed once
     http_platforms = list(platforms)
     if "slack" in platforms and socket_mode:
+        from bot.adapters.slack import build_app as slack_app
         from bot.adapters.slack.socket_mode import socket_mode_handler
 
-        socket_mode_handler(bot, settings).connect()  # runs in its own threads
+        socket_mode_handler(bot, settings, slack_app(bot, settings, deduper=deduper)).connect()  # own threads
         http_platforms.remove("slack")
-    uvicorn.run(build_app(bot, settings, http_platforms), host=settings.host, port=settings.port, log_level="info")
+    app = build_app(bot, settings, http_platforms, deduper=deduper)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
 def _start_scheduler(engine, settings: Settings):  # noqa: ANN001, ANN202

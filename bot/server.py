@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.config import Settings
 from bot.core.app import Rmbot
+from bot.core.dedupe import Deduper
 
 log = logging.getLogger("rmbot.server")
 
@@ -35,17 +36,19 @@ def configured_platforms(settings: Settings) -> list[str]:
     return platforms
 
 
-def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str]) -> Starlette:
+def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str], deduper: Deduper | None = None) -> Starlette:
+    """`deduper`: pass `StoreDeduper(engine)` when several replicas serve the same app, so a
+    retried event or callback landing on another replica is still processed once."""
     routes: list[BaseRoute] = [Route("/healthz", _health, methods=["GET"])]
     for platform in platforms:
         if platform == "slack":
             from bot.adapters.slack import routes as slack_routes
 
-            routes += slack_routes(bot, settings)
+            routes += slack_routes(bot, settings, deduper=deduper)
         elif platform == "wecom":
             from bot.adapters.wecom import routes as wecom_routes
 
-            routes += wecom_routes(bot, settings)
+            routes += wecom_routes(bot, settings, deduper=deduper)
         else:
             raise ValueError(f"unknown platform {platform!r}")
     app = Starlette(routes=routes)

@@ -281,3 +281,11 @@ class CampaignEvent(SQLModel, table=True):
     staff_id: str = Field(foreign_key="staff.id", max_length=16)
     event: str = Field(max_length=16)  # created | edited | submitted | approved | rejected | posted
     detail: str | None = Field(default=None, sa_type=Text)
+
+
+class SeenKey(SQLModel, table=True):
+    """Deliveries already processed (event ids, WeCom MsgIds): shared by every bot replica."""
+
+    __tablename__ = "seen_key"
+    key: str = Field(primary_key=True, max_length=200)
+    seen_at: datetime = Field(sa_type=ShanghaiDateTime, index=True)

@@ -17,7 +17,7 @@ class FakeClock:
 
 def test_first_seen_once_within_ttl() -> None:
     clock = FakeClock()
-    store: Deduper = MemoryDeduper(ttl_s=600, clock=clock)
+    store: Deduper = MemoryDeduper(ttl=600, clock=clock)
     assert store.first_seen("event:Ev1") is True
     assert store.first_seen("event:Ev1") is False
     clock.t += 599
@@ -27,7 +27,7 @@ def test_first_seen_once_within_ttl() -> None:
 
 
 def test_bounded_size() -> None:
-    store = MemoryDeduper(ttl_s=3600, max_keys=100, clock=FakeClock())
+    store = MemoryDeduper(ttl=3600, capacity=100, clock=FakeClock())
     for n in range(1000):
         assert store.first_seen(f"k{n}")
     assert len(store._seen) <= 100

@@ -111,10 +111,10 @@ def test_replayed_request_is_refused(slack: SlackSim) -> None:
 
 
 def test_seen_signatures_forget_after_the_window() -> None:
-    from bot.adapters.slack.endpoint import SeenSignatures
+    from bot.core.dedupe import MemoryDeduper
 
     now = [1000.0]
-    seen = SeenSignatures(window=310, clock=lambda: now[0])
-    assert seen.first_time("v0=a") and not seen.first_time("v0=a")
+    seen = MemoryDeduper(ttl=310, clock=lambda: now[0])
+    assert seen.first_seen("v0=a") and not seen.first_seen("v0=a")
     now[0] += 311
-    assert seen.first_time("v0=a")
+    assert seen.first_seen("v0=a")

@@ -2,52 +2,22 @@
 
 Slack retries an event it thinks we missed (at once, after 1 and 5 minutes, with
 `x-slack-retry-num`), e.g. when an ack was slow. Bolt has no dedupe, and a retried DM would
-be answered twice or a follow-up written twice. The store is an interface so a DB- or
-Redis-backed one can replace the process-local set when several bot processes run.
+be answered twice or a follow-up written twice. The store is `bot.core.dedupe.Deduper`:
+in-process by default, the database-backed one when several bot processes serve the app.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
 
 from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.core.dedupe import Deduper, MemoryDeduper  # noqa: F401  (MemoryDeduper re-exported)
+
 log = logging.getLogger("rmbot.slack")
-
-
-class Deduper(Protocol):
-    def first_seen(self, key: str) -> bool:
-        """True exactly once per key within the retention window; records the key atomically."""
-        ...
-
-
-class MemoryDeduper:
-    """A TTL set in this process. Slack's last retry comes ~5 minutes after the first try."""
-
-    def __init__(self, ttl_s: float = 3600, max_keys: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self.max_keys = max_keys
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first_seen(self, key: str) -> bool:
-        now = self._clock()
-        with self._lock:
-            while self._seen and (next(iter(self._seen.values())) < now - self.ttl_s or len(self._seen) >= self.max_keys):
-                self._seen.popitem(last=False)
-            if key in self._seen:
-                return False
-            self._seen[key] = now
-            return True
 
 
 def event_key(body: dict) -> str | None:

@@ -8,10 +8,7 @@ before Bolt parses them, and bodies Bolt cannot parse get a 400 instead of a 500
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
@@ -24,6 +21,7 @@ from bot.adapters.slack.app import build_app
 from bot.adapters.slack.inbound import shape_problem
 from bot.config import Settings
 from bot.core.app import Rmbot
+from bot.core.dedupe import Deduper, MemoryDeduper
 
 log = logging.getLogger("rmbot.slack")
 
@@ -36,36 +34,14 @@ REPLAY_WINDOW = 5 * 60 + 10
 """Slack's signature is valid for 5 minutes: remember signatures a little longer than that."""
 
 
-class SeenSignatures:
-    """A signed request captured on the wire must not run twice within its validity window.
-
-    The timestamp check alone lets a replay through for 5 minutes, and a replayed slash command
-    would run (and be audited) again. Slack's own event retries carry x-slack-retry-num and are
-    left to the event_id dedupe instead.
-    """
-
-    def __init__(self, window: float = REPLAY_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window = window
-        self.clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first_time(self, signature: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            while self._seen and next(iter(self._seen.values())) < now - self.window:
-                self._seen.popitem(last=False)
-            if signature in self._seen:
-                return False
-            self._seen[signature] = now
-            return True
-
-
 class SlackEndpoint:
-    def __init__(self, app: App, signing_secret: str, seen: SeenSignatures | None = None) -> None:
+    def __init__(self, app: App, signing_secret: str, seen: Deduper | None = None) -> None:
+        """`seen` remembers signatures: a request captured on the wire and sent again within the
+        5-minute signature window must not run twice (the timestamp check alone lets it through).
+        Slack's own event retries carry x-slack-retry-num and are left to the event_id dedupe."""
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
-        self.seen = seen or SeenSignatures()
+        self.seen = seen or MemoryDeduper(ttl=REPLAY_WINDOW)
 
     async def handle(self, request: Request) -> Response:
         body = await _read_limited(request)
@@ -75,7 +51,7 @@ class SlackEndpoint:
         if not self._authentic(body, headers):
             return PlainTextResponse("invalid request", status_code=401)
         signature = str(headers.get("x-slack-signature", ""))
-        if "x-slack-retry-num" not in headers and not self.seen.first_time(signature):
+        if "x-slack-retry-num" not in headers and not self.seen.first_seen(f"sig:{signature}"):
             log.warning("replayed Slack request refused")
             return PlainTextResponse("replayed request", status_code=401)
         try:
@@ -115,11 +91,12 @@ async def _read_limited(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def routes(bot: Rmbot, settings: Settings, app: App | None = None) -> list[Route]:
-    """Mounted by bot.server. Without a signing secret there is no HTTP mode (Socket Mode only)."""
+def routes(bot: Rmbot, settings: Settings, app: App | None = None, deduper: Deduper | None = None) -> list[Route]:
+    """Mounted by bot.server. Without a signing secret there is no HTTP mode (Socket Mode only).
+    `deduper` (events and replayed signatures) is shared by every replica when store-backed."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret:
         log.info("SLACK_SIGNING_SECRET not set: Slack HTTP endpoint not mounted (use Socket Mode)")
         return []
-    endpoint = SlackEndpoint(app or build_app(bot, settings), secret)
+    endpoint = SlackEndpoint(app or build_app(bot, settings, deduper=deduper), secret, seen=deduper)
     return [Route(PATH, endpoint.handle, methods=["POST"], name="slack_events")]

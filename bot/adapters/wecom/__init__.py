@@ -13,9 +13,10 @@ from bot.adapters.wecom.client import WeComClient, WeComError
 from bot.adapters.wecom.crypto import WeComCrypto
 from bot.config import Settings
 from bot.core.app import Rmbot
+from bot.core.dedupe import Deduper
 
 __all__ = ["CALLBACK_PATH", "WeComAdapter", "WeComClient", "WeComCrypto", "WeComError", "routes"]
 
 
-def routes(bot: Rmbot, settings: Settings) -> list[Route]:
-    return WeComAdapter.from_settings(bot, settings).routes()
+def routes(bot: Rmbot, settings: Settings, deduper: Deduper | None = None) -> list[Route]:
+    return WeComAdapter.from_settings(bot, settings, deduper).routes()

@@ -97,7 +97,7 @@ class WeComAdapter:
         self._idle = threading.Condition()
 
     @classmethod
-    def from_settings(cls, bot: Rmbot, settings: Settings) -> "WeComAdapter":
+    def from_settings(cls, bot: Rmbot, settings: Settings, deduper: Deduper | None = None) -> "WeComAdapter":
         missing = [name for name, value in (
             ("WECOM_CORP_ID", settings.wecom_corp_id), ("WECOM_TOKEN", settings.wecom_token),
             ("WECOM_ENCODING_AES_KEY", settings.wecom_aes_key), ("WECOM_SECRET", settings.wecom_secret),
@@ -112,7 +112,7 @@ class WeComAdapter:
         client = WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
                              settings.wecom_agent_id, settings.wecom_api_url)
         templates = str(settings.templates_dir) if settings.templates_dir else None
-        return cls(bot, crypto, client, templates_dir=templates)
+        return cls(bot, crypto, client, templates_dir=templates, deduper=deduper)
 
     def routes(self) -> list[Route]:
         return [

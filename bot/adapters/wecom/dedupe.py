@@ -9,17 +9,9 @@ the in-memory one without touching the callback code.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Protocol
+from collections.abc import Mapping
 
-
-class Deduper(Protocol):
-    def first_seen(self, key: str) -> bool:
-        """True the first time `key` is seen (the caller then processes it), False after."""
-        ...
+from bot.core.dedupe import Deduper, MemoryDeduper  # noqa: F401  (re-exported for the callback)
 
 
 def message_key(msg: Mapping[str, str]) -> str | None:
@@ -35,40 +27,3 @@ def message_key(msg: Mapping[str, str]) -> str | None:
         return None
     parts = [sender, created, msg.get("Event", ""), msg.get("EventKey", ""), msg.get("TaskId", "")]
     return "evt:" + "\x1f".join(parts)
-
-
-class MemoryDeduper:
-    """Bounded, expiring set of seen keys for one process.
-
-    `ttl` must outlast WeCom's retry window (seconds) and the callback timestamp tolerance, so a
-    replay that passes the timestamp check is still caught here.
-    """
-
-    def __init__(self, ttl: float = 3600.0, capacity: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.capacity = capacity
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first_seen(self, key: str) -> bool:
-        now = self._clock()
-        with self._lock:
-            self._expire(now)
-            if key in self._seen:
-                return False
-            self._seen[key] = now + self.ttl
-            while len(self._seen) > self.capacity:
-                self._seen.popitem(last=False)
-            return True
-
-    def _expire(self, now: float) -> None:
-        while self._seen:
-            key, deadline = next(iter(self._seen.items()))
-            if deadline > now:
-                return
-            del self._seen[key]
-
-    def __len__(self) -> int:
-        return len(self._seen)

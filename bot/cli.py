@@ -142,7 +142,7 @@ def ask(
     json_: Annotated[bool, typer.Option("--json", help="输出中性回复 JSON")] = False,
 ) -> None:
     """Run one command exactly as a chat adapter would."""
-    from bot.adapters.console import as_json, ask as run
+    from bot.adapters.console import as_json, ask as run, image_lines
     from bot.core.app import Rmbot
     from bot.render.text import render_text
 
@@ -152,7 +152,7 @@ def ask(
     bot = Rmbot(_engine(settings), _policy(settings))
     reply = run(bot, as_, text, channel)  # type: ignore[arg-type]
     templates = str(settings.templates_dir) if settings.templates_dir else None
-    sys.stdout.write(as_json(reply) + "\n" if json_ else render_text(reply, templates))
+    sys.stdout.write(as_json(reply) + "\n" if json_ else render_text(reply, templates) + image_lines(reply))
     if reply.kind == "error":
         raise typer.Exit(1)
 

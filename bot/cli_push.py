@@ -136,7 +136,7 @@ def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送�
 
 @dest_app.command("set")
 def dest_set(
-    branch: Annotated[str, typer.Argument(help="支行号 e.g. SB01")],
+    branch: Annotated[str, typer.Argument(help="机构号：支行 e.g. SB01，或分行 BR01（经营周报）")],
     platform: Annotated[str, typer.Argument(help="file | slack | wecom_appchat | wecom_robot")],
     target: Annotated[str, typer.Argument(help="目录 / Slack channel id / WeCom chatid / robot key")],
 ) -> None:
@@ -145,8 +145,8 @@ def dest_set(
         _fail(f"未知平台 {platform}；可选：{', '.join(DEST_PLATFORMS)}")
     with session_scope(_engine()) as s:
         org = s.get(Org, branch)
-        if org is None or org.level != "sub_branch":
-            _fail(f"未找到支行 {branch}")
+        if org is None or org.level not in ("sub_branch", "branch"):
+            _fail(f"未找到支行或分行 {branch}")
         s.merge(PushDestination(org_id=branch, platform=platform, target=target))
     out.print(f"已设置 {branch} → {platform}:{target}", markup=False)
 

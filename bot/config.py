@@ -26,11 +26,12 @@ class Settings(BaseSettings):
     push_time_maturing: str = Field(default="08:30", alias="RMBOT_PUSH_TIME_MATURING")
     push_time_churn: str = Field(default="08:30", alias="RMBOT_PUSH_TIME_CHURN")
     push_time_downgrade: str = Field(default="08:30", alias="RMBOT_PUSH_TIME_DOWNGRADE")
+    push_time_summary: str = Field(default="09:00", alias="RMBOT_PUSH_TIME_SUMMARY")
     push_outbox_dir: Path = Field(default=Path("var/outbox"), alias="RMBOT_PUSH_OUTBOX_DIR")
 
     def push_times(self) -> dict[str, str]:
         return {"maturing": self.push_time_maturing, "churn": self.push_time_churn,
-                "downgrade": self.push_time_downgrade}
+                "downgrade": self.push_time_downgrade, "summary": self.push_time_summary}
 
     # Slack (issue 3)
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")

@@ -6,6 +6,7 @@ template card, the console into text, `rmbot ask --json` into JSON.
 
 from __future__ import annotations
 
+import base64
 from typing import Literal
 
 from pydantic import BaseModel, Field as PydField
@@ -50,6 +51,29 @@ class Section(BaseModel):
     items: list[Item] = PydField(default_factory=list)
 
 
+class Image(BaseModel):
+    """A picture sent after the reply's text (today: PNG charts of /summary).
+
+    The PNG travels inside the reply as base64 rather than as a file path: a reply is one
+    self-contained JSON document, so an outbox row can be delivered later by any replica, and
+    `rmbot ask --json` shows everything. Adapters send it their own way (Slack files_upload_v2,
+    WeCom image message, a file in the console); a text-only renderer may ignore it.
+    """
+
+    title: str
+    filename: str
+    """A plain file name ending in .png, used for uploads and saved files."""
+    png_base64: str
+
+    @classmethod
+    def from_png(cls, title: str, filename: str, data: bytes) -> "Image":
+        return cls(title=title, filename=filename, png_base64=base64.b64encode(data).decode("ascii"))
+
+    @property
+    def data(self) -> bytes:
+        return base64.b64decode(self.png_base64)
+
+
 class Reply(BaseModel):
     title: str
     kind: Literal["info", "warning", "error"] = "info"
@@ -65,6 +89,8 @@ class Reply(BaseModel):
     """Correct usage, shown with error replies."""
     masked: bool = False
     """True when customer data in this reply was masked for a group channel."""
+    images: list[Image] = PydField(default_factory=list)
+    """Charts sent after the text; empty for almost every reply."""
 
     @classmethod
     def error(cls, message: str, usage: str | None = None, title: str = "无法完成") -> "Reply":

@@ -14,7 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot import clock
 from bot.push.delivery import DeliveryWorker
-from bot.push.kinds import KINDS
+from bot.push.kinds import DEFAULT_TIMES, KINDS
 from bot.push.service import PushService
 from rules.calendar import is_working_day
 
@@ -53,7 +53,7 @@ def build_scheduler(service: PushService, worker: DeliveryWorker, times: dict[st
     sched = BackgroundScheduler(timezone=clock.SHANGHAI,
                                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     for kind in KINDS:
-        hour, minute = parse_hhmm(times.get(kind, "08:30"))
+        hour, minute = parse_hhmm(times.get(kind) or DEFAULT_TIMES.get(kind, "08:30"))
         sched.add_job(run_kind, CronTrigger(hour=hour, minute=minute, timezone=clock.SHANGHAI),
                       args=[service, worker, kind], id=f"push-{kind}", replace_existing=True)
     # Retries and anything a crashed replica left behind.

@@ -18,8 +18,10 @@ from bot.push import messages as msg
 from bot.push.kinds import KIND_ZH, WEEKLY
 from bot.store import outbox
 from bot.store.customers import latest_data_date
-from bot.store.models import PushDestination
+from bot.core.reply import Section
+from bot.store.models import Org, PushDestination, Staff
 from bot.store.push_lists import Scope, branches, churn_counts, churn_rows, downgrade_rows, maturing_rows
+from bot.store.summary import build_summary, parse_period
 from rules.calendar import HolidayCalendar, first_working_day_of_week, is_working_day
 from rules.maturity import maturity_window
 from rules.policy import Policy
@@ -88,7 +90,8 @@ class PushService:
                     result.previews.append(push)
             for branch_id, name in names.items():
                 if branch_id not in built:
-                    result.branches.append(BranchResult(kind, branch_id, name, note="无待跟进项"))
+                    note = "无支行负责人" if kind == "summary" else "无待跟进项"
+                    result.branches.append(BranchResult(kind, branch_id, name, note=note))
         return result
 
     def _enqueue(self, push: msg.BranchPush, day: date, dests: list[tuple[str, str]], dry_run: bool,
@@ -137,8 +140,40 @@ class PushService:
                 summary = f"{len(rows)} 位客户月日均低于所持等级标准，连续 {p.tiers.downgrade_months} 个月将降级"
                 yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.downgrade_item(r, p), day, data_date,
                                       summary, [f"来源：{p.tiers.downgrade_source}"])
+        elif kind == "summary":
+            yield from self._summary_pushes(session, day, data_date, scope)
         else:
             raise ValueError(f"unknown push kind {kind!r}; expected one of {', '.join(KIND_ZH)}")
+
+    def _summary_pushes(self, session: Session, day: date, data_date: date,
+                        scope: Scope | None) -> Iterator[msg.BranchPush]:
+        """经营周报: last week's /summary of each org that has a manager, to that org's destinations.
+
+        One message per org (not per manager), @-mentioning its managers, so two managers of one
+        支行 do not get the same chart twice in their chat. It holds aggregate figures only, no
+        customer's data, so it is marked masked and may go to a group chat.
+        """
+        from commands.summary import Target, summary_reply  # the same presentation as /summary
+
+        period = parse_period("上周", day)
+        rows = session.execute(
+            select(Org.id, Org.name, Org.path, Org.level, Staff.id, Staff.name).join(Staff, Staff.org_id == Org.id)
+            .where(Staff.role.in_(("branch_manager", "regional_manager")), Staff.active.is_(True))
+            .order_by(Org.path, Staff.id)).all()
+        for (org_id, name, path, level), managers in groupby(rows, key=lambda r: (r[0], r[1], r[2], r[3])):
+            if scope is not None and scope.branch_ids is not None and org_id not in scope.branch_ids:
+                continue
+            label = name if level != "branch" else f"全辖（{name}）"
+            target = Target(Scope(org_path=path), label, org_id)
+            figures = build_summary(session, self.policy, target.scope, period, day)
+            reply = summary_reply(figures, target, self.policy,
+                                  title=f"【{KIND_ZH['summary']}】{label} · {period.start:%m-%d} 至 {period.end:%m-%d}")
+            reply.masked = True
+            reply.sections.extend(Section(title=f"{m_name}（{m_id}）", mention=m_id, text="请查阅上周经营情况。")
+                                  for *_, m_id, m_name in managers)
+            reply.notes.append(f"推送日 {day} · 数据日期 {data_date}")
+            items = sum(f.total for f in figures.followups)
+            yield msg.BranchPush("summary", org_id, name, items, [reply])
 
 
 def _by_branch(rows: Iterable[R]) -> Iterator[tuple[tuple[str, str], list[R]]]:

@@ -1,14 +1,17 @@
 """A fake WeCom on 127.0.0.1, speaking real HTTP, for offline tests: both of its sides.
 
 It implements what rmbot uses: gettoken, message/send, message/update_template_card,
-appchat/send and webhook/send, checks tokens and WeCom's byte limits the way the real API
-does, records every call, and can be told to answer with an error code (42001 expired token,
-45009 frequency limit, ...) the next N times. `WeComSender` is the callback side: it encrypts
+appchat/send, webhook/send and media/upload (images, kept in `media` for image messages),
+checks tokens and WeCom's byte limits the way the real API does, records every call, and can
+be told to answer with an error code (42001 expired token, 45009 frequency limit, ...) the next
+N times. `WeComSender` is the callback side: it encrypts
 and signs messages and clicks and POSTs them to our server, which `LiveServer` runs on uvicorn.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import socket
 import threading
@@ -16,6 +19,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,6 +47,10 @@ UNLINKED_USER = "stranger"
 LONG_TEXT = ((("客户经理助手😀测试，" * 50)[:499]) + "\n") * 10  # 5,000 characters: 1-, 3- and 4-byte UTF-8
 assert len(LONG_TEXT) == 5000
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IMAGE_MAX = 10 * 1024 * 1024  # media/upload images
+ROBOT_IMAGE_MAX = 2 * 1024 * 1024  # robot image messages, before base64
+
 # byte limits per msgtype (PLATFORMS.md)
 LIMITS = {"text": 2048, "markdown": 2048}
 ROBOT_LIMITS = {"text": 2048, "markdown": 4096, "markdown_v2": 4096}
@@ -65,6 +73,8 @@ class FakeWeCom:
         self.calls: list[Call] = []
         self.valid_tokens: set[str] = set()
         self.response_codes: set[str] = set()
+        self.media: dict[str, tuple[str, bytes]] = {}
+        """media_id → (file name, bytes) of every image uploaded with media/upload."""
         self._failures: dict[str, list[int]] = defaultdict(list)
         self._lock = threading.Lock()
         self.delay = 0.0
@@ -118,8 +128,10 @@ class FakeWeCom:
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                ctype = self.headers.get("Content-Type") or ""
                 try:
-                    body = json.loads(raw.decode("utf-8")) if raw else None
+                    body = _multipart(raw, ctype) if ctype.startswith("multipart/") else \
+                        json.loads(raw.decode("utf-8")) if raw else None
                 except ValueError:
                     body = raw
                 if fake.delay:
@@ -175,7 +187,11 @@ class FakeWeCom:
         if path == "/cgi-bin/webhook/send":
             if query.get("key") not in self.robot_keys:
                 return {"errcode": 93000, "errmsg": "invalid webhook url"}
+            if isinstance(body, dict) and body.get("msgtype") == "image":
+                return self._check_robot_image(body.get("image"))
             return self._check_content(body, ROBOT_LIMITS)
+        if path == "/cgi-bin/media/upload":
+            return self._upload(method, query, body)
         if path in ("/cgi-bin/message/send", "/cgi-bin/appchat/send", "/cgi-bin/message/update_template_card"):
             if method != "POST":
                 return {"errcode": 43002, "errmsg": "require POST method"}
@@ -193,6 +209,9 @@ class FakeWeCom:
                 self.response_codes.discard(used)  # usable once
                 return {"errcode": 0, "errmsg": "ok"}
             answer = self._check_content(body, LIMITS)
+            image = body.get("image") if body.get("msgtype") == "image" else None
+            if answer["errcode"] == 0 and image is not None and str(image.get("media_id")) not in self.media:
+                return {"errcode": 40007, "errmsg": "invalid media_id"}
             if answer["errcode"] == 0 and body.get("msgtype") == "template_card":
                 card = body.get("template_card") or {}
                 keys = [b.get("key", "") for b in card.get("button_list", [])]
@@ -205,6 +224,40 @@ class FakeWeCom:
                 answer["msgid"] = "MSG-" + uuid.uuid4().hex[:12]
             return answer
         return {"errcode": 404, "errmsg": f"fake has no {path}"}
+
+    def _upload(self, method: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        """media/upload?type=image, multipart field "media": PNG or JPG, at most 10 MB."""
+        if method != "POST":
+            return {"errcode": 43002, "errmsg": "require POST method"}
+        token = query.get("access_token")
+        if token not in self.valid_tokens:
+            return {"errcode": 42001 if token else 41001, "errmsg": "access_token expired or missing"}
+        if query.get("type") != "image":
+            return {"errcode": 40004, "errmsg": "invalid media type"}
+        media = body.get("media") if isinstance(body, dict) else None
+        if media is None or not media[1]:
+            return {"errcode": 44001, "errmsg": "empty media data"}
+        name, data = media
+        if not data.startswith((PNG_SIGNATURE, b"\xff\xd8")):
+            return {"errcode": 40005, "errmsg": "invalid file type"}
+        if len(data) > IMAGE_MAX:
+            return {"errcode": 40006, "errmsg": "invalid file size"}
+        media_id = "MEDIA-" + uuid.uuid4().hex
+        self.media[media_id] = (name, data)
+        return {"errcode": 0, "errmsg": "ok", "type": "image", "media_id": media_id, "created_at": str(int(time.time()))}
+
+    @staticmethod
+    def _check_robot_image(image: Any) -> dict[str, Any]:
+        """A robot image carries base64 and the MD5 of the raw bytes; at most 2 MB."""
+        try:
+            data = base64.b64decode(image["base64"], validate=True)
+        except (TypeError, KeyError, ValueError):
+            return {"errcode": 47001, "errmsg": "data format error"}
+        if hashlib.md5(data).hexdigest() != image.get("md5"):
+            return {"errcode": 40009, "errmsg": "invalid image md5"}
+        if not data or len(data) > ROBOT_IMAGE_MAX:
+            return {"errcode": 40009, "errmsg": "invalid image size"}
+        return {"errcode": 0, "errmsg": "ok"}
 
     @staticmethod
     def _check_content(body: Any, limits: dict[str, int]) -> dict[str, Any]:
@@ -221,6 +274,19 @@ class FakeWeCom:
             if len(content.encode("utf-8")) > limits[kind]:
                 return {"errcode": 45002, "errmsg": "content size out of limit"}
         return {"errcode": 0, "errmsg": "ok"}
+
+
+def _multipart(raw: bytes, content_type: str) -> dict[str, tuple[str, bytes]]:
+    """multipart/form-data → {field: (file name, bytes)}, as WeCom reads media/upload."""
+    message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    if not message.is_multipart():
+        raise ValueError("not multipart")
+    out = {}
+    for part in message.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            out[str(name)] = (part.get_filename() or "", part.get_payload(decode=True) or b"")
+    return out
 
 
 class Sleeps:

@@ -8,6 +8,7 @@ refreshed when WeCom says they expired (40014/42001), not on a timer alone.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -28,6 +29,10 @@ RETRYABLE = frozenset({-1, 45009, 45033})
 """system busy, frequency limit, concurrency limit: back off and retry."""
 MARKDOWN_MAX = 2048
 ROBOT_MARKDOWN_MAX = 4096
+IMAGE_MAX = 10 * 1024 * 1024
+"""media/upload accepts images up to 10 MB (JPG, PNG)."""
+ROBOT_IMAGE_MAX = 2 * 1024 * 1024
+"""A group robot's image message carries the picture itself, at most 2 MB before base64."""
 TEXT_MAX = 2048
 BUTTON_KEY_MAX = 1024
 
@@ -204,7 +209,8 @@ class WeComClient:
     # -- the one request path -----------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-              body: Mapping[str, Any] | None = None, auth: bool = True) -> dict[str, Any]:
+              body: Mapping[str, Any] | None = None, auth: bool = True,
+              files: Mapping[str, tuple[str, bytes, str]] | None = None) -> dict[str, Any]:
         refreshed = False
         attempt = 0
         content = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -213,7 +219,7 @@ class WeComClient:
             token = self.access_token() if auth else ""
             if auth:
                 query["access_token"] = token
-            errcode, errmsg, data = self._once(method, path, query, content)
+            errcode, errmsg, data = self._once(method, path, query, content, files)
             if errcode == 0:
                 return data
             if auth and errcode in TOKEN_ERRORS and not refreshed:
@@ -229,8 +235,8 @@ class WeComClient:
                 continue
             raise WeComError(errcode, errmsg, path)
 
-    def _once(self, method: str, path: str, query: dict[str, Any],
-              content: bytes | None) -> tuple[int, str, dict[str, Any]]:
+    def _once(self, method: str, path: str, query: dict[str, Any], content: bytes | None,
+              files: Mapping[str, tuple[str, bytes, str]] | None = None) -> tuple[int, str, dict[str, Any]]:
         """One HTTP exchange mapped to (errcode, errmsg, body); transport trouble is -1 (busy).
 
         Only failures where the request surely did not arrive (connect errors) or the server
@@ -239,7 +245,7 @@ class WeComClient:
         headers = {"Content-Type": "application/json; charset=utf-8"} if content is not None else None
         try:
             resp = self._http.request(method, self.base_url + path, params=query, content=content,
-                                      headers=headers)
+                                      headers=headers, files=files)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return -1, f"connect failed: {exc.__class__.__name__}", {}
         except httpx.HTTPError as exc:  # read timeout etc.: it may have arrived, do not resend
@@ -285,6 +291,22 @@ class WeComClient:
                    "button": {"replace_name": replace_name}}
         return self._call("POST", "/cgi-bin/message/update_template_card", body=payload)
 
+    def send_image(self, touser: str | Sequence[str], media_id: str) -> dict[str, Any]:
+        return self.send(touser, "image", {"media_id": media_id})
+
+    # -- media ------------------------------------------------------------------------------------
+
+    def upload_image(self, filename: str, data: bytes) -> str:
+        """media/upload (type=image) → media_id, valid three days, for image messages."""
+        if not data:
+            raise ValueError("image is empty")
+        if len(data) > IMAGE_MAX:
+            raise ValueError(f"image is {len(data)} bytes, over WeCom's {IMAGE_MAX}")
+        mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+        answer = self._call("POST", "/cgi-bin/media/upload", params={"type": "image"},
+                            files={"media": (filename, data, mime)})
+        return str(answer["media_id"])
+
     # -- app group chats --------------------------------------------------------------------------
 
     def appchat_send(self, chatid: str, msgtype: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -297,6 +319,9 @@ class WeComClient:
         _check_bytes(content, MARKDOWN_MAX, "markdown")
         return self.appchat_send(chatid, "markdown", {"content": content})
 
+    def appchat_send_image(self, chatid: str, media_id: str) -> dict[str, Any]:
+        return self.appchat_send(chatid, "image", {"media_id": media_id})
+
     # -- group robots (no token: the webhook key is the credential) -------------------------------
 
     def webhook_send(self, key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -307,6 +332,13 @@ class WeComClient:
     def webhook_markdown(self, key: str, content: str) -> dict[str, Any]:
         _check_bytes(content, ROBOT_MARKDOWN_MAX, "robot markdown")
         return self.webhook_send(key, {"msgtype": "markdown", "markdown": {"content": content}})
+
+    def webhook_image(self, key: str, data: bytes) -> dict[str, Any]:
+        """Robots take the picture inline (base64 and its MD5), no media upload."""
+        if not data or len(data) > ROBOT_IMAGE_MAX:
+            raise ValueError(f"robot image is {len(data)} bytes; WeCom takes 1..{ROBOT_IMAGE_MAX}")
+        image = {"base64": base64.b64encode(data).decode("ascii"), "md5": hashlib.md5(data).hexdigest()}
+        return self.webhook_send(key, {"msgtype": "image", "image": image})
 
 
 def _check_bytes(content: str, limit: int, what: str) -> None:

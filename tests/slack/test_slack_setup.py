@@ -47,6 +47,9 @@ def test_manifest_matches_the_code(settings: Settings) -> None:
     features = manifest["features"]
     commands = {c["command"].lstrip("/") for c in features["slash_commands"]}
     assert commands == set(SLASH_COMMANDS)
+    from bot.core.registry import REGISTRY
+
+    assert {spec.name for spec in REGISTRY.commands()} == commands  # every chat command is a slash command
     assert all(c["url"].endswith(PATH) for c in features["slash_commands"])
     settings_ = manifest["settings"]
     assert settings_["event_subscriptions"]["request_url"].endswith(PATH)
@@ -54,5 +57,6 @@ def test_manifest_matches_the_code(settings: Settings) -> None:
     assert settings_["interactivity"]["is_enabled"] is True
     assert settings_["interactivity"]["request_url"].endswith(PATH)
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"commands", "chat:write", "app_mentions:read", "im:history", "im:write"} <= scopes
+    assert {"commands", "chat:write", "app_mentions:read", "im:history", "im:write", "files:write",
+            "channels:history", "groups:history"} <= scopes
     assert features["app_home"]["messages_tab_enabled"] is True

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.core.app import Rmbot
 from bot.render.blockkit import ACTION_PREFIX
 
-SLASH_COMMANDS = ("tier", "size", "help", "whoami", "maturing", "churn", "campaign", "lint", "summary")
+SLASH_COMMANDS = ("tier", "size", "help", "whoami", "maturing", "churn", "campaign", "lint", "summary", "approve", "reject")
 """Registered in slack_manifest.yaml; any other slash command still reaches the core, which
 answers it with "unknown command" rather than Slack's silence."""
 

@@ -234,7 +234,7 @@ class Policy(_Frozen):
             data = yaml.safe_load(text) or {}
             if not isinstance(data, dict):
                 raise ValueError("a policy file must be a YAML mapping")
-            merged = _deep_merge(merged, data)
+            merged = deep_merge(merged, data)
         return cls.model_validate(merged)
 
 
@@ -246,11 +246,12 @@ def default_policy() -> Policy:
     return Policy.from_texts(default_policy_text())
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A bank's override over shipped defaults: mappings merge key by key, lists are replaced."""
     out = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out

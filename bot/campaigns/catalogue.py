@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.money import yuan_to_fen
+from rules.policy import deep_merge
 
 OPTION_KEYS: dict[str, str] = {
     "日期": "date", "时间": "time", "地点": "place", "主题": "theme", "礼品": "gift",
@@ -166,18 +167,8 @@ class Catalogue(_Frozen):
             data = yaml.safe_load(text) or {}
             if not isinstance(data, dict):
                 raise ValueError("a campaign catalogue must be a YAML mapping")
-            merged = _deep_merge(merged, data)
+            merged = deep_merge(merged, data)
         return cls.model_validate(merged)
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def shipped_text() -> str:

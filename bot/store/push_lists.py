@@ -35,13 +35,19 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class MaturingRow:
+class ListRow:
+    """What every push list row has first: where it goes (branch, RM) and whose it is."""
+
     branch_id: str
     branch_name: str
     rm_id: str
     rm_name: str
     customer_id: str
     customer_name: str
+
+
+@dataclass(frozen=True)
+class MaturingRow(ListRow):
     holding_id: int
     kind: str
     product_name: str
@@ -54,13 +60,7 @@ class MaturingRow:
 
 
 @dataclass(frozen=True)
-class ChurnRow:
-    branch_id: str
-    branch_name: str
-    rm_id: str
-    rm_name: str
-    customer_id: str
-    customer_name: str
+class ChurnRow(ListRow):
     current_fen: int
     baseline_fen: int
     level: str  # watch | warning
@@ -73,13 +73,7 @@ class ChurnRow:
 
 
 @dataclass(frozen=True)
-class DowngradeRow:
-    branch_id: str
-    branch_name: str
-    rm_id: str
-    rm_name: str
-    customer_id: str
-    customer_name: str
+class DowngradeRow(ListRow):
     tier: str
     line_fen: int
     latest_avg_fen: int

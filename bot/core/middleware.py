@@ -27,6 +27,7 @@ from bot.core.registry import CommandSpec, Registry
 from bot.core.reply import Reply
 from bot.core.request import ActionRequest, Request
 from bot.store.db import has_schema
+from bot.store.migrate import is_current
 from rules.policy import Policy
 
 log = logging.getLogger("rmbot.core")
@@ -34,6 +35,10 @@ log = logging.getLogger("rmbot.core")
 NOT_READY_HINT = (
     "数据库尚未初始化：请运行 `rmbot db upgrade` 后 `rmbot seed`（演示）或 `rmbot import`。"
     " The database is not set up: run `rmbot db upgrade`, then `rmbot seed` or `rmbot import`."
+)
+OUTDATED_HINT = (
+    "数据库结构需要升级：请管理员运行 `rmbot db upgrade`。 The database schema is older than this version of "
+    "rmbot: run `rmbot db upgrade`."
 )
 UNAVAILABLE = "服务暂时不可用，请稍后再试。The service is temporarily unavailable; please retry shortly."
 
@@ -93,7 +98,8 @@ class ErrorBoundary:
 
 
 class StoreReady:
-    """An empty or unmigrated database gets a hint, not an SQL error. Checked until it passes."""
+    """An empty, unmigrated or outdated database gets a hint, not an SQL error. Checked until it
+    passes, then never again in this process."""
 
     def __init__(self) -> None:
         self._ready = False
@@ -102,6 +108,8 @@ class StoreReady:
         if not self._ready:
             if not has_schema(call.engine):
                 raise ServiceUnavailable(NOT_READY_HINT)
+            if not is_current(call.engine):
+                raise ServiceUnavailable(OUTDATED_HINT)
             self._ready = True
         return next()
 

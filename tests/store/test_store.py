@@ -146,3 +146,10 @@ def test_every_migration_goes_down_and_up_again(tmp_path: Path, pg_engine: Engin
         assert not ({"customer", "audit_log", "outbox"} & set(inspect(engine).get_table_names()))
         upgrade(engine)
         assert current_revision(engine) == head_revision()
+
+
+def test_outdated_schema_gets_an_upgrade_hint(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0002")
+    answer = Harness(engine).ask("RM001", "/whoami")
+    assert answer.reply.kind == "error" and "rmbot db upgrade" in answer

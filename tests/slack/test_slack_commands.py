@@ -9,11 +9,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy.engine import Engine
 
-import commands  # noqa: F401  (registers the shipped commands before the skip checks below)
 from bot.config import load_policy
 from bot.core.app import Rmbot
 from bot.core.middleware import DEFAULT_CHAIN, Call, Next
-from bot.core.registry import REGISTRY
 from bot.core.reply import Reply
 from bot.server import build_app as build_server
 from tests.fakes.slack_api import FakeSlackAPI
@@ -58,7 +56,6 @@ def test_help_lists_commands(slack: SlackSim, fake: FakeSlackAPI) -> None:
     assert "/whoami" in all_text(body)
 
 
-@pytest.mark.skipif(REGISTRY.lookup("tier") is None, reason="/tier not written yet")
 def test_tier_masked_in_group_full_in_dm(slack: SlackSim, fake: FakeSlackAPI) -> None:
     _, url = slack.command("tier", "C0000001")
     [dm] = response_bodies(fake, url)
@@ -74,7 +71,6 @@ def test_tier_masked_in_group_full_in_dm(slack: SlackSim, fake: FakeSlackAPI) ->
     assert "138****1234" in text and "13812341234" not in text
 
 
-@pytest.mark.skipif(REGISTRY.lookup("tier") is None, reason="/tier not written yet")
 def test_tier_refused_for_another_rms_customer(slack: SlackSim, fake: FakeSlackAPI) -> None:
     _, url = slack.command("tier", "C0000001", user=U_LI)
     text = all_text(response_bodies(fake, url)[0])

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.cli_calendar import calendar_app
 from bot.cli_campaign import campaign_app, lint_cmd
+from bot.cli_import import export_cmd, import_cmd
 from bot.cli_push import push_app
 from bot.config import Settings, get_settings, load_policy
 from bot.store.db import has_schema, make_engine, session_scope
@@ -28,6 +29,8 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(calendar_app, name="calendar", help="中国工作日日历（法定节假日与调休）Chinese working days.")
 app.add_typer(push_app, name="push")
 app.add_typer(campaign_app, name="campaign")
+app.command("import", help="导入行内数据文件（CSV/XLSX，UTF-8/GBK）Import bank extracts; see docs/IMPORT.md.")(import_cmd)
+app.command("export", help="导出为导入所用格式 Export in the import formats (round-trips).")(export_cmd)
 app.command("lint", help="检查营销文案是否合规（UTF-8/GBK）Lint marketing copy: exit 1 on blocking findings, 2 if unreadable.")(lint_cmd)
 err = Console(stderr=True)
 out = Console()

@@ -1,0 +1,197 @@
+"""docs/IMPORT.md, rendered from the specs so the documented columns are the imported ones.
+
+    python -m bot.imports.docs > docs/IMPORT.md
+
+A test compares the file with this output, so a changed spec without regenerated docs fails CI.
+"""
+
+from __future__ import annotations
+
+from bot.imports.specs import KINDS, Column, Kind
+
+TYPES = {
+    "code": "编号 code",
+    "text": "文本 text",
+    "date": "日期 date",
+    "month": "月份 month",
+    "datetime": "时间 datetime",
+    "money": "金额（元）money",
+    "int": "整数 int",
+    "bool": "是/否 bool",
+    "choice": "枚举 choice",
+}
+
+INTRO = """\
+# 数据导入与导出 Data import and export
+
+rmbot's data comes from the bank's nightly extracts (core banking, wealth, CRM). `rmbot import`
+loads them; `rmbot export` writes the same formats back out, so export → import round-trips.
+The synthetic bank (`rmbot seed`) is only for the demo.
+
+```bash
+rmbot import balances balances_20261120.csv                 # one file
+rmbot import customers 客户信息_20261120.csv --encoding gbk  # encoding declared (else detected)
+rmbot import balances /data/extracts/                       # every balances file in the folder, in name order
+rmbot import all samples/                                   # every known file, kind by kind in dependency order
+rmbot import holdings holdings.xlsx --errors bad-rows.csv --data-date 2026-11-20
+rmbot import balances today.csv --dry-run                   # validate only: nothing is written
+rmbot export balances --date 2026-11-20 --out balances.xlsx
+rmbot export customers --encoding gbk --header zh --out 客户信息.csv
+```
+
+## Files
+
+- **CSV**: UTF-8, UTF-8 with BOM, GBK or GB18030 — detected from the bytes (BOM, then strict UTF-8,
+  then GB18030, the superset of GBK), or declared with `--encoding utf-8|utf-8-sig|gbk|gb18030`.
+  The delimiter is `,` (also `\\t`, `|` or `;` when the header uses it). Quoted fields may hold
+  commas and line breaks.
+- **XLSX**: the first sheet, read in streaming mode. Number and date cells are fine; legacy `.xls`
+  is not supported (save as `.xlsx` or CSV).
+- **Header**: the first row. Column names in English or Chinese (any alias below), any order,
+  case, width (全角/半角) and spaces ignored, a trailing `(元)` ignored. Optional columns may be
+  left out. An unknown or repeated column fails the whole file — a misspelt optional column must
+  not silently import zeros.
+- **Row numbers** in messages are what Excel shows: the header is row 1, the first data row is
+  row 2. Blank lines are skipped.
+- **Money** is in 元 with at most two decimals (`323600.00`, `1,234.5`, `1.5E+07` all work),
+  converted to integer 分 exactly; never negative; at most 1万亿元. More decimals are an error,
+  not rounded.
+- **Dates** `YYYY-MM-DD` (also `YYYYMMDD`, `YYYY/MM/DD`, `2026年11月20日`); **months** `YYYY-MM`,
+  `YYYYMM` or any day of the month; **times** `YYYY-MM-DD HH:MM[:SS]`, Asia/Shanghai. Data dates,
+  opening dates and contact times may not be in the future.
+- **Ids** (客户号, 员工号, 机构号) are upper-cased and full-width folded, as chat lookups are;
+  letters, digits, `-` and `_` only.
+
+## What an import does
+
+1. Whole-file problems — missing file, empty file, header only, wrong or missing header, unknown
+   columns, an undecodable byte anywhere — stop the import with a message and change nothing
+   (exit code 2).
+2. Every row is parsed while the file streams (memory stays bounded by one chunk of rows, whatever
+   the file size); a rich progress bar runs on stderr.
+3. Bad rows are rejected, each problem a line of the **error report** (CSV, UTF-8 with BOM so Excel
+   shows the Chinese): `文件 file, 行号 row, 列 column, 值 value, 原因 reason`. Checked: required
+   cells, types, ranges, dates, cross-column rules (deposit ≤ AUM, maturity ≥ start), references to
+   unknown orgs, staff and customers (set-based, against the database and, for the org tree, the
+   file itself), and keys repeated within the file (the first row wins). The report goes to
+   `--errors FILE` (always written when given) or `import-errors-<kind>-<time>.csv` in the current
+   folder when there are errors.
+4. The good rows are **upserted by their business key** (below): new rows inserted, changed rows
+   updated, identical rows left untouched — importing the same file twice changes nothing.
+5. A `data_load` row records the kind, the **data date**, the file name and the rows accepted; the
+   data date is what answers show (`/tier` shows the newest). It is `--data-date`, else the newest
+   date in the file's date column, else a `YYYYMMDD` in the file name, else the current data date
+   (reference files — orgs, staff, customers — do not move it), else yesterday.
+6. A summary is printed; exit code 0 if every row was imported, **1 if any row was rejected** (the
+   good rows are in), 2 for a whole-file problem, 130 when interrupted.
+
+**One transaction per file**: a file lands completely (its good rows) or not at all — a database
+error, a full disk or Ctrl-C half-way leaves the database exactly as it was before that file. In a
+directory, files already imported stay imported; the first whole-file problem stops the run.
+
+### Directories
+
+`rmbot import <kind> <dir>` imports the files of that kind, in name order; `rmbot import all <dir>`
+imports every recognised file, kind by kind in the order of this document (orgs before staff
+before customers …). A file's kind is the longest matching prefix of its name (`.csv`, `.txt`,
+`.xlsx`): {prefixes}.
+
+### Speed
+
+A balance extract for a new data date — the nightly case — is written straight into `balance`
+while the file is still being read (PostgreSQL: binary `COPY`; SQLite: batched inserts), so the
+database inserts while Python parses. Anything unusual — a key already stored (a re-sent day), a
+key repeated in the file, an unknown customer — rolls that back (a savepoint) and the file is read
+again the careful way, as every other kind always is: rows staged in a temporary table, checked
+with a few joins over the whole file, and written with one `INSERT … SELECT … ON CONFLICT … DO
+UPDATE` that leaves identical rows untouched.
+
+On PostgreSQL the per-row foreign-key triggers (about 10 µs a row, most of a large load) are
+skipped when the role may set `session_replication_role` — a superuser, or on PostgreSQL 15+ after
+`GRANT SET ON PARAMETER session_replication_role TO rmbot;` — and the table has no triggers of its
+own: the references are checked set-based instead, and the referenced tables are locked `SHARE`
+until the commit so they cannot change in between. Without that grant the import is the same, only
+slower. Figures: BENCHMARKS.md (`python -m bench.import_bench`).
+
+### Export
+
+`rmbot export <kind> [--out file.csv|file.xlsx] [--encoding utf-8|utf-8-sig|gbk|gb18030]
+[--header en|zh] [--date YYYY-MM-DD]` writes the columns below in this order (CSV to stdout without
+`--out`); `--header zh` writes the Chinese names and labels (`个人`, `是`), `--date` keeps one data
+date (or its month) of balances, monthly figures and contacts. `gbk` is written as GB18030, which
+is byte-identical for every GBK character and never fails on rare ones (生僻字).
+
+## Kinds
+"""
+
+NOTES = """
+## Known limits
+
+- Holdings are keyed by the core system's numeric holding id (1 … 2³¹−1): the `holding` table has
+  no text business key yet. Holdings missing from a later file are not deleted (imports never
+  delete): send matured or closed holdings with their maturity date.
+- Contacts have no unique key in the store: a contact is the same when customer, staff, time (to
+  the second) and channel match; a matching row has its outcome, ref and note updated.
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def column_row(col: Column) -> str:
+    aliases = ", ".join(f"`{a}`" for a in col.aliases) or "—"
+    if col.required:
+        need = "必填 required"
+    elif col.default is not None:
+        need = f"可选，默认 `{_default(col)}`"
+    else:
+        need = "可选 optional"
+    return (f"| `{col.name}` | {col.zh} | {aliases} | {TYPES[col.kind]} | {need} | `{col.example}` | "
+            f"{_cell(col.doc)} |")
+
+
+def _default(col: Column) -> str:
+    if col.kind == "money":
+        return "0"
+    if col.kind == "bool":
+        return "是" if col.default else "否"
+    return str(col.default)
+
+
+def kind_section(kind: Kind) -> str:
+    key = ", ".join(f"`{next(c.name for c in kind.columns if c.target == k)}`" for k in kind.key)
+    lines = [
+        f"### `{kind.name}` — {kind.zh}",
+        "",
+        kind.doc,
+        "",
+        f"Business key: {key}. Table `{kind.table}`. File names: " + ", ".join(f"`{p}…`" for p in kind.prefixes) + ".",
+        "",
+        "| column | 中文列名 | also accepted | type | required | example | notes |",
+        "|---|---|---|---|---|---|---|",
+        *(column_row(c) for c in kind.columns),
+        "",
+        "```csv",
+        ",".join(c.name for c in kind.columns),
+        ",".join(_csv_example(c) for c in kind.columns),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _csv_example(col: Column) -> str:
+    return f'"{col.example}"' if "," in col.example else col.example
+
+
+def render() -> str:
+    prefixes = "; ".join(f"{k.name} ← " + ", ".join(f"`{p}`" for p in k.prefixes) for k in KINDS.values())
+    body = "\n".join(kind_section(k) for k in KINDS.values())
+    return INTRO.replace("{prefixes}", prefixes) + "\n" + body + NOTES
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(render())

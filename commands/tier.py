@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.core.access import fetch_customer, parse_customer_no
+from bot.core.access import fetch_customer, fetched_extra, parse_customer_no
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.registry import command
 from bot.core.reply import Reply, Table
-from bot.store.customers import Profile, load_profile
+from bot.store.customers import Profile, load_profile, with_profile_head
 from bot.core.followup import followup_buttons
 from rules.advice import Maturing, next_action
 from rules.behaviour import BehaviourInput, classify_behaviour
@@ -30,8 +30,8 @@ def tier(ctx: Context, args: list[str]) -> Reply:
     if len(args) > 1:
         raise UserError("一次只能查询一个客户号。One customer number at a time.", USAGE)
     customer_no = parse_customer_no(args[0], USAGE)
-    customer, org, rm = fetch_customer(ctx, customer_no)
-    profile = load_profile(ctx.session, customer, org, rm, ctx.policy.tiers.downgrade_months)
+    customer, org, rm = fetch_customer(ctx, customer_no, extend=with_profile_head)
+    profile = load_profile(ctx.session, customer, org, rm, fetched_extra(ctx), ctx.policy.tiers.downgrade_months)
     if customer.kind == "corporate":
         from commands.tier_corporate import corporate_reply
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from collections.abc import Callable
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -50,13 +52,18 @@ def parse_customer_no(raw: str, usage: str) -> str:
     return value
 
 
-def fetch_customer(ctx: Context, customer_no: str) -> tuple[Customer, Org, Staff]:
-    """The customer, their org and RM if the caller may see them; audited either way."""
+def fetch_customer(ctx: Context, customer_no: str,
+                   extend: Callable[[Select], Select] | None = None) -> tuple[Customer, Org, Staff]:
+    """The customer, their org and RM if the caller may see them; audited either way.
+
+    `extend` adds columns to the same statement (e.g. the start of a profile), so a lookup costs
+    one round trip; read them back with `fetched_extra(ctx)`."""
     rm = aliased(Staff)
-    row = ctx.session.execute(
-        select(Customer, Org, rm).join(Org, Org.id == Customer.org_id).join(rm, rm.id == Customer.rm_id)
-        .where(Customer.id == customer_no)
-    ).first()
+    stmt = (select(Customer, Org, rm).join(Org, Org.id == Customer.org_id).join(rm, rm.id == Customer.rm_id)
+            .where(Customer.id == customer_no))
+    row = ctx.session.execute(extend(stmt) if extend else stmt).first()
+    if row is not None and extend is not None:
+        ctx.extras["fetched_extra"] = tuple(row[3:])
     if row is None:
         stage_audit(ctx, target=customer_no, outcome="not_found")
     elif not can_see(ctx.staff, row[0].rm_id, row[1].path):
@@ -65,6 +72,10 @@ def fetch_customer(ctx: Context, customer_no: str) -> tuple[Customer, Org, Staff
         stage_audit(ctx, target=customer_no, outcome="allowed")
         return row[0], row[1], row[2]
     raise UserError(f"未找到客户 {customer_no}，或您无权查看该客户。Customer not found or not accessible.")
+
+
+def fetched_extra(ctx: Context) -> tuple[object, ...]:
+    return ctx.extras["fetched_extra"]  # type: ignore[return-value]
 
 
 def stage_audit(ctx: Context, *, target: str | None, outcome: str, detail: str | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -42,25 +42,28 @@ def latest_data_date(session: Session) -> date | None:
     return session.execute(select(func.max(DataLoad.data_date))).scalar_one_or_none()
 
 
-def load_profile(session: Session, customer: Customer, org: Org, rm: Staff, history_months: int) -> Profile:
-    """Three round trips: (data date, last contact, latest balance), monthly AUM, holdings."""
+def with_profile_head(stmt: Select) -> Select:
+    """Adds (data date, last contact, latest balance) to a statement selecting one Customer."""
     latest = aliased(Balance, name="latest")
-    newest_as_of = select(func.max(latest.as_of)).where(latest.customer_id == customer.id).scalar_subquery()
-    head = session.execute(
-        select(
-            select(func.max(DataLoad.data_date)).scalar_subquery(),
-            select(func.max(Contact.at)).where(Contact.customer_id == customer.id).scalar_subquery(),
-            Balance.as_of, Balance.aum_fen, Balance.deposit_fen, Balance.outflow_other_bank_fen,
-        ).select_from(Customer)
-        .outerjoin(Balance, and_(Balance.customer_id == Customer.id, Balance.as_of == newest_as_of))
-        .where(Customer.id == customer.id)
-    ).one()
+    newest_as_of = select(func.max(latest.as_of)).where(latest.customer_id == Customer.id).scalar_subquery()
+    return (stmt.add_columns(
+        select(func.max(DataLoad.data_date)).scalar_subquery(),
+        select(func.max(Contact.at)).where(Contact.customer_id == Customer.id).scalar_subquery(),
+        Balance.as_of, Balance.aum_fen, Balance.deposit_fen, Balance.outflow_other_bank_fen,
+    ).outerjoin(Balance, and_(Balance.customer_id == Customer.id, Balance.as_of == newest_as_of)))
+
+
+def load_profile(session: Session, customer: Customer, org: Org, rm: Staff, head: tuple[object, ...],
+                 history_months: int) -> Profile:
+    """`head` comes from `with_profile_head` on the access check's own statement; two more round
+    trips (monthly AUM, holdings) on the Core connection, which skips the ORM's per-row work."""
     data_date, last_at, as_of, aum, deposit, outflow = head
+    conn = session.connection()
     balance = None if as_of is None else Balance(customer_id=customer.id, as_of=as_of, aum_fen=aum,
                                                  deposit_fen=deposit, outflow_other_bank_fen=outflow)
     months = [
         AumMonthly(customer_id=customer.id, month=m, avg_daily_fen=a, month_end_fen=e, txn_count=t)
-        for m, a, e, t in session.execute(
+        for m, a, e, t in conn.execute(
             select(AumMonthly.month, AumMonthly.avg_daily_fen, AumMonthly.month_end_fen, AumMonthly.txn_count)
             .where(AumMonthly.customer_id == customer.id).order_by(AumMonthly.month.desc()).limit(history_months + 1))
     ]
@@ -68,7 +71,7 @@ def load_profile(session: Session, customer: Customer, org: Org, rm: Staff, hist
     holdings = [
         Holding(id=i, customer_id=customer.id, kind=k, product_name=n, amount_fen=a, start_date=sd, maturity_date=md,
                 term_months=t, risk_level=r)
-        for i, k, n, a, sd, md, t, r in session.execute(
+        for i, k, n, a, sd, md, t, r in conn.execute(
             select(Holding.id, Holding.kind, Holding.product_name, Holding.amount_fen, Holding.start_date,
                    Holding.maturity_date, Holding.term_months, Holding.risk_level)
             .where(Holding.customer_id == customer.id,
@@ -81,5 +84,5 @@ def load_profile(session: Session, customer: Customer, org: Org, rm: Staff, hist
             select(CorporateMonthly).where(CorporateMonthly.customer_id == customer.id)
             .order_by(CorporateMonthly.month.desc()).limit(1)
         ).scalar_one_or_none()
-    last_contact = last_at.date() if last_at is not None else None
-    return Profile(customer, org, rm, data_date, balance, months, holdings, last_contact, corporate)
+    last_contact = last_at.date() if last_at is not None else None  # type: ignore[attr-defined]
+    return Profile(customer, org, rm, data_date, balance, months, holdings, last_contact, corporate)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import re
 
 from collections.abc import Callable
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -52,16 +52,25 @@ def parse_customer_no(raw: str, usage: str) -> str:
     return value
 
 
+_RM = aliased(Staff, name="rm")
+_CUSTOMER_STMT = (select(Customer, Org, _RM).join(Org, Org.id == Customer.org_id).join(_RM, _RM.id == Customer.rm_id)
+                  .where(Customer.id == bindparam("customer_no")))
+_EXTENDED: dict[Callable[[Select], Select], Select] = {}
+"""Statements are built once and reused with a bound customer number: hot paths skip rebuilding."""
+
+
 def fetch_customer(ctx: Context, customer_no: str,
                    extend: Callable[[Select], Select] | None = None) -> tuple[Customer, Org, Staff]:
     """The customer, their org and RM if the caller may see them; audited either way.
 
     `extend` adds columns to the same statement (e.g. the start of a profile), so a lookup costs
     one round trip; read them back with `fetched_extra(ctx)`."""
-    rm = aliased(Staff)
-    stmt = (select(Customer, Org, rm).join(Org, Org.id == Customer.org_id).join(rm, rm.id == Customer.rm_id)
-            .where(Customer.id == customer_no))
-    row = ctx.session.execute(extend(stmt) if extend else stmt).first()
+    stmt = _CUSTOMER_STMT
+    if extend is not None:
+        stmt = _EXTENDED.get(extend)  # type: ignore[assignment]
+        if stmt is None:
+            stmt = _EXTENDED.setdefault(extend, extend(_CUSTOMER_STMT))
+    row = ctx.session.execute(stmt, {"customer_no": customer_no}).first()
     if row is not None and extend is not None:
         ctx.extras["fetched_extra"] = tuple(row[3:])
     if row is None:

@@ -7,9 +7,10 @@ a million-customer bank; nothing here scans the customer table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import date
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Integer, Select, and_, bindparam, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -18,20 +19,30 @@ from bot.store.models import AumMonthly, Balance, Contact, CorporateMonthly, Cus
 
 
 @dataclass(frozen=True)
+class BalanceView:
+    as_of: date
+    aum_fen: int
+    deposit_fen: int
+    outflow_other_bank_fen: int
+
+
+@dataclass(frozen=True)
 class Profile:
     customer: Customer
     org: Org
     rm: Staff
     data_date: date | None
-    balance: Balance | None
-    months: list[AumMonthly]
-    """Most recent first, including the current (partial) month if loaded."""
-    holdings: list[Holding]
-    """Holdings still held on the data date (not yet matured)."""
+    balance: BalanceView | None
+    months: list[Any]
+    """Rows (month, avg_daily_fen, month_end_fen, txn_count), most recent first, including the
+    current (partial) month if loaded."""
+    holdings: list[Any]
+    """Rows (id, kind, product_name, amount_fen, start_date, maturity_date, term_months,
+    risk_level) still held on the data date, largest first."""
     last_contact: date | None
     corporate: CorporateMonthly | None
 
-    def complete_months(self) -> list[AumMonthly]:
+    def complete_months(self) -> list[Any]:
         if self.data_date is None:
             return self.months
         current = month_start(self.data_date)
@@ -42,10 +53,20 @@ def latest_data_date(session: Session) -> date | None:
     return session.execute(select(func.max(DataLoad.data_date))).scalar_one_or_none()
 
 
+_LATEST = aliased(Balance, name="latest")
+_MONTHS = (select(AumMonthly.month, AumMonthly.avg_daily_fen, AumMonthly.month_end_fen, AumMonthly.txn_count)
+           .where(AumMonthly.customer_id == bindparam("cid")).order_by(AumMonthly.month.desc())
+           .limit(bindparam("n", type_=Integer)))
+_HOLDINGS = (select(Holding.id, Holding.kind, Holding.product_name, Holding.amount_fen, Holding.start_date,
+                    Holding.maturity_date, Holding.term_months, Holding.risk_level)
+             .where(Holding.customer_id == bindparam("cid"),
+                    (Holding.maturity_date.is_(None)) | (Holding.maturity_date >= bindparam("as_of")))
+             .order_by(Holding.amount_fen.desc()))
+
+
 def with_profile_head(stmt: Select) -> Select:
     """Adds (data date, last contact, latest balance) to a statement selecting one Customer."""
-    latest = aliased(Balance, name="latest")
-    newest_as_of = select(func.max(latest.as_of)).where(latest.customer_id == Customer.id).scalar_subquery()
+    newest_as_of = select(func.max(_LATEST.as_of)).where(_LATEST.customer_id == Customer.id).scalar_subquery()
     return (stmt.add_columns(
         select(func.max(DataLoad.data_date)).scalar_subquery(),
         select(func.max(Contact.at)).where(Contact.customer_id == Customer.id).scalar_subquery(),
@@ -56,28 +77,12 @@ def with_profile_head(stmt: Select) -> Select:
 def load_profile(session: Session, customer: Customer, org: Org, rm: Staff, head: tuple[object, ...],
                  history_months: int) -> Profile:
     """`head` comes from `with_profile_head` on the access check's own statement; two more round
-    trips (monthly AUM, holdings) on the Core connection, which skips the ORM's per-row work."""
+    trips (monthly AUM, holdings) with prebuilt statements, rows kept as rows (no model objects)."""
     data_date, last_at, as_of, aum, deposit, outflow = head
     conn = session.connection()
-    balance = None if as_of is None else Balance(customer_id=customer.id, as_of=as_of, aum_fen=aum,
-                                                 deposit_fen=deposit, outflow_other_bank_fen=outflow)
-    months = [
-        AumMonthly(customer_id=customer.id, month=m, avg_daily_fen=a, month_end_fen=e, txn_count=t)
-        for m, a, e, t in conn.execute(
-            select(AumMonthly.month, AumMonthly.avg_daily_fen, AumMonthly.month_end_fen, AumMonthly.txn_count)
-            .where(AumMonthly.customer_id == customer.id).order_by(AumMonthly.month.desc()).limit(history_months + 1))
-    ]
-    as_of_day = data_date or date.min
-    holdings = [
-        Holding(id=i, customer_id=customer.id, kind=k, product_name=n, amount_fen=a, start_date=sd, maturity_date=md,
-                term_months=t, risk_level=r)
-        for i, k, n, a, sd, md, t, r in conn.execute(
-            select(Holding.id, Holding.kind, Holding.product_name, Holding.amount_fen, Holding.start_date,
-                   Holding.maturity_date, Holding.term_months, Holding.risk_level)
-            .where(Holding.customer_id == customer.id,
-                   (Holding.maturity_date.is_(None)) | (Holding.maturity_date >= as_of_day))
-            .order_by(Holding.amount_fen.desc()))
-    ]
+    balance = None if as_of is None else BalanceView(as_of, aum, deposit, outflow)  # type: ignore[arg-type]
+    months = list(conn.execute(_MONTHS, {"cid": customer.id, "n": history_months + 1}))
+    holdings = list(conn.execute(_HOLDINGS, {"cid": customer.id, "as_of": data_date or date.min}))
     corporate = None
     if customer.kind == "corporate":
         corporate = session.execute(

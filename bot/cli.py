@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.cli_calendar import calendar_app
 from bot.cli_campaign import campaign_app, lint_cmd
@@ -296,7 +296,15 @@ def scheduler() -> None:
 
 
 def main() -> None:
-    app()
+    """Any command: a database that is unreachable or not set up is a message, not a traceback."""
+    try:
+        app()
+    except (OperationalError, ProgrammingError) as exc:
+        hint = ("数据库不可用或尚未初始化：请检查 DATABASE_URL，并运行 rmbot db upgrade。"
+                "The database is unreachable or not set up: check DATABASE_URL and run `rmbot db upgrade`.")
+        err.print(f"[red]错误 Error:[/red] {hint}")
+        logging.getLogger("rmbot.cli").debug("database error", exc_info=exc)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

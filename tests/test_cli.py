@@ -90,3 +90,10 @@ def test_console_chat_loop_runs_commands_and_buttons(rmbot: Harness) -> None:
     repl(rmbot.bot, "RM001", "dm", lambda _prompt: next(lines), output.append)
     text = "".join(output)
     assert "贵宾客户" in text and "已记录跟进" in text and "没有这个按钮" in text
+
+
+def test_commands_on_a_missing_database_give_a_message_not_a_traceback(tmp_path: Path) -> None:
+    for args in (["audit"], ["staff", "unlink", "slack", "U1"], ["push", "status"]):
+        result = run(args, tmp_path / "none.db")
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stdout + result.stderr and "rmbot db upgrade" in result.stderr, args

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
@@ -299,6 +300,10 @@ def main() -> None:
     """Any command: a database that is unreachable or not set up is a message, not a traceback."""
     try:
         app()
+    except ValidationError as exc:  # a setting in the environment or .env that does not parse
+        names = ", ".join(str(e["loc"][0]) for e in exc.errors() if e.get("loc"))
+        err.print(f"[red]错误 Error:[/red] 配置无效 Invalid settings: {names} — 见 .env.example / see .env.example")
+        sys.exit(2)
     except (OperationalError, ProgrammingError) as exc:
         hint = ("数据库不可用或尚未初始化：请检查 DATABASE_URL，并运行 rmbot db upgrade。"
                 "The database is unreachable or not set up: check DATABASE_URL and run `rmbot db upgrade`.")

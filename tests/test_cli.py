@@ -97,3 +97,8 @@ def test_commands_on_a_missing_database_give_a_message_not_a_traceback(tmp_path:
         result = run(args, tmp_path / "none.db")
         assert result.returncode == 2, args
         assert "Traceback" not in result.stdout + result.stderr and "rmbot db upgrade" in result.stderr, args
+
+
+def test_an_invalid_setting_is_named_not_a_traceback(seeded_db: Path) -> None:
+    result = run(["ask", "--as", "RM001", "/help"], seeded_db, RMBOT_PORT="abc")
+    assert result.returncode == 2 and "RMBOT_PORT" in result.stderr and "Traceback" not in result.stderr

@@ -138,16 +138,24 @@ def maturing_rows(session: Session, policy: Policy, start: date, end: date, scop
         yield MaturingRow(*row)
 
 
-def _churn_select(policy: Policy, data_date: date) -> tuple[Select, object, object, object]:
+def _scope_customers(scope: Scope) -> Select:
+    """Ids of the customers in scope, to narrow an aggregate before it runs over the whole bank."""
+    org, _branch, branch_id = _branch_cols()
+    return _scoped(select(Customer.id).join(org, org.id == Customer.org_id), scope, org, branch_id)
+
+
+def _churn_select(policy: Policy, data_date: date, scope: Scope | None = None) -> tuple[Select, object, object, object]:
     org, branch, branch_id = _branch_cols()
     p = policy.churn
     current_month = month_start(data_date)
-    base = (
+    base_stmt = (
         select(AumMonthly.customer_id.label("cid"), func.max(AumMonthly.month_end_fen).label("baseline"))
         .where(AumMonthly.month >= add_months(current_month, -p.baseline_months), AumMonthly.month < current_month)
         .group_by(AumMonthly.customer_id)
-        .subquery("base")
     )
+    if scope is not None:  # a branch's summary reads its own customers' history, not the bank's
+        base_stmt = base_stmt.where(AumMonthly.customer_id.in_(_scope_customers(scope)))
+    base = base_stmt.subquery("base")
     watch, warn = ratio_scaled(p.watch_ratio, SCALE), ratio_scaled(p.warning_ratio, SCALE)
     level = case((Balance.aum_fen * SCALE <= base.c.baseline * warn, literal("warning")), else_=literal("watch"))
     stmt = (
@@ -167,7 +175,7 @@ def _churn_select(policy: Policy, data_date: date) -> tuple[Select, object, obje
 
 def churn_rows(session: Session, policy: Policy, data_date: date, scope: Scope | None = None,
                exclude_handled: bool = True) -> Iterator[ChurnRow]:
-    stmt, org, branch_id, (base, level) = _churn_select(policy, data_date)
+    stmt, org, branch_id, (base, level) = _churn_select(policy, data_date, scope)
     stmt = stmt.order_by(branch_id, Customer.rm_id, (base.c.baseline - Balance.aum_fen).desc(), Customer.id)  # type: ignore[attr-defined]
     if exclude_handled:
         stmt = stmt.where(_not_handled(literal("churn:") + Customer.id + literal(":") + level))
@@ -177,7 +185,7 @@ def churn_rows(session: Session, policy: Policy, data_date: date, scope: Scope |
 
 def churn_counts(session: Session, policy: Policy, data_date: date, scope: Scope | None = None) -> dict[str, tuple[int, int]]:
     """Per 支行: (customers at ≤ watch ratio, of whom at ≤ warning ratio), handled or not."""
-    stmt, org, branch_id, _ = _churn_select(policy, data_date)
+    stmt, org, branch_id, _ = _churn_select(policy, data_date, scope)
     sub = _scoped(stmt, scope, org, branch_id).subquery("churn")
     counts = select(sub.c.branch_id, func.count(), func.sum(case((sub.c.level == "warning", 1), else_=0))).group_by(sub.c.branch_id)
     return {b: (int(n), int(w or 0)) for b, n, w in session.execute(counts)}

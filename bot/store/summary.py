@@ -347,9 +347,18 @@ def build_summary(session: Session, policy: Policy, scope: Scope, period: Period
                    ref_day, churn, maturing, followups, branches)
 
 
+def _loaded_months(session: Session, data_date: date) -> list[date]:
+    """The complete months with AUM data. A scan of the whole monthly table, so it is done once
+    per session: the weekly push builds a summary for every org in one session."""
+    key = ("rmbot.loaded_months", data_date)
+    if key not in session.info:
+        session.info[key] = sorted(m for (m,) in session.execute(
+            select(AumMonthly.month).where(AumMonthly.month < month_start(data_date)).distinct()))
+    return session.info[key]
+
+
 def _snapshots(session: Session, period: Period, data_date: date) -> tuple[Snapshot | None, Snapshot | None]:
-    months = sorted(m for (m,) in session.execute(
-        select(AumMonthly.month).where(AumMonthly.month < month_start(data_date)).distinct()))
+    months = _loaded_months(session, data_date)
 
     def latest(on_or_before: date) -> Snapshot | None:
         bal = session.execute(select(func.max(Balance.as_of)).where(Balance.as_of <= on_or_before)).scalar()
@@ -535,7 +544,7 @@ def _churn(session: Session, policy: Policy, scope: Scope, day: date | None,
     by_rm: dict[tuple[str, str], list[int]] = {}
     if day is None:
         return figures, by_rm
-    stmt, org, branch_id, (_base, level) = _churn_select(policy, day)
+    stmt, org, branch_id, (_base, level) = _churn_select(policy, day, scope)
     handled = exists().where(Contact.ref == literal("churn:") + Customer.id + literal(":") + level)  # type: ignore[operator]
     listed = _scoped(stmt.add_columns(case((handled, 1), else_=0).label("handled")), scope, org, branch_id)
     sub = listed.subquery("cl")

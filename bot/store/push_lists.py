@@ -97,7 +97,10 @@ def _scoped(stmt: Select, scope: Scope | None, org: object, branch_id: object) -
     if scope.rm_id is not None:
         stmt = stmt.where(Customer.rm_id == scope.rm_id)
     if scope.org_path is not None:
-        stmt = stmt.where(org.path.startswith(scope.org_path))  # type: ignore[attr-defined]
+        # Also as a list of org ids: lets the planner start from the branch's customers (index on
+        # customer.org_id) instead of the whole bank's balances or months.
+        stmt = stmt.where(org.path.startswith(scope.org_path),  # type: ignore[attr-defined]
+                          Customer.org_id.in_(select(Org.id).where(Org.path.startswith(scope.org_path))))
     if scope.branch_ids is not None:
         stmt = stmt.where(branch_id.in_(scope.branch_ids))  # type: ignore[attr-defined]
     return stmt

@@ -7,6 +7,9 @@ earlier attempt and answers None (delivery is at-least-once, as `bot.push.sender
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -57,16 +60,23 @@ class WeComAppChatSender:
         return cls(_client(settings), _templates(settings))
 
     def send(self, target: str, reply: Reply, key: str) -> str | None:
-        try:
+        with _send_errors():
             deliver.to_app_chat(self.client, target, reply, self.templates_dir)
-        except WeComError as exc:
-            raise _classify(exc) from exc
-        except ValueError as exc:
-            raise PermanentSendError(str(exc)) from exc
         return None
 
     def find_sent(self, target: str, key: str, since: datetime) -> str | None:
         return None
+
+
+@contextmanager
+def _send_errors() -> Iterator[None]:
+    """WeCom's errors as the worker understands them: retry later, or dead (visible)."""
+    try:
+        yield
+    except WeComError as exc:
+        raise _classify(exc) from exc
+    except ValueError as exc:
+        raise PermanentSendError(str(exc)) from exc
 
 
 def staff_mentions(engine: Engine) -> MentionMap:
@@ -102,12 +112,8 @@ class WeComRobotSender:
     def send(self, target: str, reply: Reply, key: str) -> str | None:
         staff_ids = sorted({s.mention for s in reply.sections if s.mention})
         mentions = self.mentions(staff_ids) if (self.mentions and staff_ids) else {}
-        try:
+        with _send_errors():
             deliver.to_robot(self.client, target, reply, self.templates_dir, mentions)
-        except WeComError as exc:
-            raise _classify(exc) from exc
-        except ValueError as exc:
-            raise PermanentSendError(str(exc)) from exc
         return None
 
     def find_sent(self, target: str, key: str, since: datetime) -> str | None:

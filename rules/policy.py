@@ -40,6 +40,8 @@ class TierPolicy(_Frozen):
     downgrade_months: int = Field(ge=1, le=24)
     downgrade_source: str = ""
     near_upgrade_ratio: Decimal
+    hnw_min_yuan: Decimal = Field(default=Decimal(200000), ge=0)
+    """高净值 line for the summaries: ladder rows starting at or above it count as HNW."""
 
     @model_validator(mode="after")
     def _ladder_descending(self) -> "TierPolicy":

@@ -12,7 +12,7 @@ Definitions (the 口径 the reply repeats, so nobody has to guess):
   AUM at the opening and the closing snapshot. It is what the money did, without 缓降, so it
   can differ from the held tier. A customer with no opening figure "entered".
 * **High-net-worth conversion**: HNW rows are the ladder rows whose line is at least
-  `HNW_MIN_YUAN` (by default 私人银行客户 and 贵宾客户, the RM-served rows of §2). The rate is the
+  the policy's `tiers.hnw_min_yuan` (by default 私人银行客户 and 贵宾客户, the RM-served rows of §2). The rate is the
   share of the customers of the row just below the lowest HNW line at the opening snapshot who
   are HNW at the closing one; `hnw_new` counts every customer who became HNW.
 * **New customers**: `opened_on` within the period (up to today), individual and corporate.
@@ -80,8 +80,6 @@ from rules.maturity import ratio_scaled
 from rules.money import yuan_to_fen
 from rules.policy import Policy
 
-HNW_MIN_YUAN = 200_000
-"""高净值 line: 贵宾客户 and above, the customers an RM serves one-to-one (DOMAIN.md §2)."""
 CHUNK = 500
 
 # -- periods ---------------------------------------------------------------------------------
@@ -413,7 +411,7 @@ def _tiers_and_aum(session: Session, policy: Policy, scope: Scope, opening: Snap
 
     tiers = TierFigures(held, [(t, 0) for t in ladder], [(t, 0) for t in ladder], {})
     aum = AumFigures()
-    hnw_rows = [i for i, row in enumerate(policy.tiers.ladder) if row.min_fen >= yuan_to_fen(HNW_MIN_YUAN)]
+    hnw_rows = [i for i, row in enumerate(policy.tiers.ladder) if row.min_fen >= yuan_to_fen(policy.tiers.hnw_min_yuan)]
     tiers.hnw_names = tuple(ladder[i] for i in hnw_rows)
     base_row = max(hnw_rows) + 1 if hnw_rows and max(hnw_rows) + 1 < len(ladder) else None
     tiers.hnw_base_name = ladder[base_row] if base_row is not None else None

@@ -130,6 +130,18 @@ def test_whole_bank_by_hand_on_postgres(bank_pg: Engine) -> None:
     check_whole_bank(bank_pg)
 
 
+def test_a_bank_moves_the_hnw_line_in_its_policy_file(bank: Engine) -> None:
+    """高净值 is a bank's own definition: at 600万 only 私人银行客户 counts, and its base row is 贵宾客户."""
+    from rules.policy import Policy, default_policy_text
+
+    policy = Policy.from_texts(default_policy_text(), "tiers:\n  hnw_min_yuan: 6000000\n")
+    with Session(bank) as s:
+        out = build_summary(s, policy, ALL, parse_period("本月", TODAY), TODAY)
+    assert out.tiers.hnw_names == ("私人银行客户",)
+    assert (out.tiers.hnw_base_name, out.tiers.hnw_base) == ("贵宾客户", 4)
+    assert (out.tiers.hnw_converted, out.tiers.hnw_new) == (0, 0)
+
+
 def test_one_branch(bank: Engine) -> None:
     s = summary(bank, SB01)
     assert s.tiers.held == [("私人银行客户", 0), ("贵宾客户", 4), ("潜力客户", 3), ("长尾客户", 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import date
 from typing import Annotated, Optional
@@ -226,12 +227,12 @@ def serve(
     platform: Annotated[Optional[str], typer.Argument(help="slack | wecom (default: every configured one)")] = None,
     socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Slack Socket Mode (no public URL)")] = False,
     scheduler: Annotated[bool, typer.Option(help="运行每日推送定时任务 run the push scheduler")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="HTTP 工作进程数（通常等于 CPU 核数）"
+                                                            " HTTP worker processes (usually one per core)")] = 1,
 ) -> None:
-    """Serve the configured chat platforms in one process: one store, one scheduler."""
-    import uvicorn
-
+    """Serve the configured chat platforms: one store, one scheduler, 1..N HTTP processes."""
     from bot.core.app import Rmbot
-    from bot.server import build_app, configured_platforms
+    from bot.server import PLATFORMS_ENV, build_app, configured_platforms, run, serving_engine
 
     settings = _settings()
     available = configured_platforms(settings)
@@ -243,7 +244,10 @@ def serve(
         fail(f"{missing[0]} 未配置完整，请检查 .env（见 .env.example）。Platform not configured.")
     if socket_mode and not (settings.slack_app_token and settings.slack_app_token.get_secret_value()):
         fail("Socket Mode 需要 SLACK_APP_TOKEN（xapp-…）。Socket Mode needs SLACK_APP_TOKEN.")
-    engine = _engine(settings)
+    try:
+        engine = serving_engine(settings.database_url)
+    except Exception as exc:  # noqa: BLE001  (bad URL, missing driver)
+        fail(f"无法使用 DATABASE_URL：{exc}")
     if not has_schema(engine):
         fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
     bot = Rmbot(engine, _policy(settings))
@@ -259,8 +263,11 @@ def serve(
 
         socket_mode_handler(bot, settings, slack_app(bot, settings, deduper=deduper)).connect()  # own threads
         http_platforms.remove("slack")
-    app = build_app(bot, settings, http_platforms, deduper=deduper)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    if workers == 1:
+        run(build_app(bot, settings, http_platforms, deduper=deduper), host=settings.host, port=settings.port)
+        return
+    os.environ[PLATFORMS_ENV] = ",".join(http_platforms)  # read by bot.server.create_app in each worker
+    run("bot.server:create_app", host=settings.host, port=settings.port, workers=workers)
 
 
 def _start_scheduler(engine, settings: Settings):  # noqa: ANN001, ANN202

@@ -202,6 +202,16 @@ def response_bodies(fake: FakeSlackAPI, response_url: str, count: int = 1, timeo
     return [c.params for c in calls]
 
 
+def command_answers(fake: FakeSlackAPI, resp: httpx.Response, response_url: str, count: int = 1,
+                    timeout: float = 5.0) -> list[dict[str, Any]]:
+    """What the user sees for a slash command, in order: the ack body (when the core answered
+    within the deadline) and then the messages that came via the response_url."""
+    assert resp.status_code == 200, resp.text
+    inline = [resp.json()] if resp.content else []
+    later = count - len(inline)
+    return inline + (response_bodies(fake, response_url, later, timeout) if later > 0 else [])
+
+
 def all_text(payload: dict[str, Any]) -> str:
     """Every string of a payload, for "does the user see X" assertions."""
     out: list[str] = []

@@ -23,6 +23,7 @@ from tests.slack.support import (
     all_text,
     assert_valid_payload,
     block_actions,
+    command_answers,
     response_bodies,
 )
 
@@ -118,8 +119,7 @@ def test_click_on_a_customer_the_clicker_may_not_see(slack: SlackSim, fake: Fake
 
 def test_click_on_an_ephemeral_answer_rewrites_it(slack: SlackSim, fake: FakeSlackAPI, engine: Engine) -> None:
     """/tier in a DM answers ephemerally with buttons; those cannot be chat.update'd."""
-    _, url = slack.command("tier", "C0000001")
-    [answer] = response_bodies(fake, url)
+    [answer] = command_answers(fake, *slack.command("tier", "C0000001"))
     b = button(answer, "buttons", 1)
     ref = b["value"].split("|", 2)[2]
     before = len(contacts(engine, ref))

@@ -20,6 +20,7 @@ from tests.slack.support import (
     SlackSim,
     all_text,
     assert_valid_payload,
+    block_actions,
     response_bodies,
 )
 
@@ -51,10 +52,13 @@ def test_server_error_is_retried(slack: SlackSim, fake: FakeSlackAPI) -> None:
 
 
 def test_429_on_response_url_is_retried(slack: SlackSim, fake: FakeSlackAPI) -> None:
+    """A click is answered via its response_url (slash commands mostly in the ack)."""
     fake.fail("response_url", status=429, retry_after=0)
-    _, url = slack.command("whoami")
+    url = fake.response_url(uuid.uuid4().hex)
+    slack.click(block_actions(user=U_WANG, channel="D0RMBOT01", message=None, block_id="item-1",
+                              action_id="rmbot:nosuch:item-1:0", value="v", response_url=url))
     [body] = response_bodies(fake, url, timeout=8)
-    assert "王芳" in all_text(body)
+    assert "未知操作" in all_text(body)
     assert [c.status for c in fake.calls("response_url", ok_only=False)] == [429, 200]
 
 

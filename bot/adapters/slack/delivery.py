@@ -118,16 +118,23 @@ class Delivery:
 
     # -- response_url ----------------------------------------------------------------
     def respond(self, response_url: str, reply: Reply, *, user_id: str, produced_for: ChannelKind,
-                channel: str | None = None) -> None:
-        """Ephemeral answer to a slash command or click; overflow beyond 5 messages goes to a DM."""
+                channel: str | None = None, payloads: Sequence[Mapping[str, Any]] | None = None,
+                shown: int = 0) -> None:
+        """Ephemeral answer to a slash command or click; overflow beyond 5 messages goes to a DM.
+
+        `payloads` are the reply already rendered (rendered here if not given); the first `shown`
+        of them reached the user another way (a slash command's ack body), so only the rest go
+        to the response_url, in order. Charts always follow by DM.
+        """
         guard(produced_for, channel_kind(channel) if channel else produced_for, channel or "response_url")
-        payloads = self.payloads(reply)
-        if len(payloads) <= RESPONSE_URL_MAX:
-            for payload in payloads:
+        payloads = list(payloads) if payloads is not None else self.payloads(reply)
+        pending = payloads[shown:]
+        if len(pending) <= RESPONSE_URL_MAX:
+            for payload in pending:
                 self._send(response_url, payload)
             self._images_to_dm(response_url, reply, user_id, produced_for, channel)
             return
-        head, rest = payloads[: RESPONSE_URL_MAX - 1], payloads[RESPONSE_URL_MAX - 1:]
+        head, rest = pending[: RESPONSE_URL_MAX - 1], pending[RESPONSE_URL_MAX - 1:]
         for payload in head:
             self._send(response_url, payload)
         try:

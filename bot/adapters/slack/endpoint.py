@@ -8,16 +8,20 @@ before Bolt parses them, and bodies Bolt cannot parse get a 400 instead of a 500
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Mapping, Sequence
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.adapters.slack.app import build_app
+from bot.adapters.slack.handlers import ACK_SENT, RECEIVED_AT
 from bot.adapters.slack.inbound import shape_problem
 from bot.config import Settings
 from bot.core.app import Rmbot
@@ -44,16 +48,13 @@ class SlackEndpoint:
         self.seen = seen or MemoryDeduper(ttl=REPLAY_WINDOW)
 
     async def handle(self, request: Request) -> Response:
+        received = time.monotonic()
         body = await _read_limited(request)
         if body is None:
             return PlainTextResponse("payload too large", status_code=413)
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         if not self._authentic(body, headers):
             return PlainTextResponse("invalid request", status_code=401)
-        signature = str(headers.get("x-slack-signature", ""))
-        if "x-slack-retry-num" not in headers and not self.seen.first_seen(f"sig:{signature}"):
-            log.warning("replayed Slack request refused")
-            return PlainTextResponse("replayed request", status_code=401)
         try:
             bolt_request = BoltRequest(body=body.decode("utf-8"), query=str(request.url.query), headers=headers)
         except Exception:  # noqa: BLE001  (signed by Slack yet unparseable: say so instead of raising)
@@ -63,9 +64,22 @@ class SlackEndpoint:
         if problem:
             log.warning("malformed Slack payload: %s", problem)
             return PlainTextResponse(f"bad request: {problem}", status_code=400)
-        resp = await run_in_threadpool(self.app.dispatch, bolt_request)
-        return Response(content=resp.body, status_code=resp.status,
-                        headers=resp.first_headers_without_set_cookie())
+        ack_sent = threading.Event()
+        bolt_request.context[ACK_SENT] = ack_sent
+        bolt_request.context[RECEIVED_AT] = received
+        resp = await run_in_threadpool(self._dispatch, bolt_request)
+        if resp is None:
+            return PlainTextResponse("replayed request", status_code=401)
+        return Response(content=resp.body, status_code=resp.status, headers=resp.first_headers_without_set_cookie(),
+                        background=BackgroundTask(_set, ack_sent))
+
+    def _dispatch(self, request: BoltRequest) -> BoltResponse | None:
+        """In a worker thread: the replay guard may be the store (a write), and Bolt's
+        listeners may wait for the core; neither may block the event loop. None: a replay."""
+        if "x-slack-retry-num" not in request.headers and not self.seen.first_seen(f"sig:{_signature(request)}"):
+            log.warning("replayed Slack request refused")
+            return None
+        return self.app.dispatch(request)
 
     def _authentic(self, body: bytes, headers: Mapping[str, str | Sequence[str]]) -> bool:
         """Checked before parsing, so forged bodies are never parsed and odd headers (a
@@ -75,6 +89,16 @@ class SlackEndpoint:
             return self.verifier.is_valid_request(body, {k: v for k, v in headers.items() if isinstance(v, str)})
         except (ValueError, TypeError, UnicodeDecodeError):
             return False
+
+
+def _signature(request: BoltRequest) -> str:
+    values = request.headers.get("x-slack-signature") or [""]
+    return str(values[0])
+
+
+async def _set(event: threading.Event) -> None:
+    """After the response has been sent (a Starlette background task): the ack is out."""
+    event.set()
 
 
 async def _read_limited(request: Request) -> bytes | None:

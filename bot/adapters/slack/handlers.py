@@ -1,17 +1,25 @@
-"""Bolt listeners: acknowledge at once, then run the core in a lazy function.
+"""Bolt listeners: slash commands answered in the ack when the core is quick, everything else
+acknowledged at once and answered from a lazy function.
 
-Slack gives 3 seconds to acknowledge; a database under load may not. Acks never touch the
-store, and everything after the ack catches its own errors so one bad delivery cannot stop
-the app from serving the next request.
+Slack gives 3 seconds to acknowledge and shows a slash command's ack body as the answer. The
+core runs with a deadline safely inside that window: done in time, the answer rides in the ack
+(one round trip, no response_url call); not done, the ack goes out empty at the deadline and
+the answer follows via response_url when it is ready. Nothing on the ack path raises, and
+everything after the ack catches its own errors so one bad delivery cannot stop the app from
+serving the next request.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, BoltContext
 from slack_sdk.errors import SlackApiError
 
 from bot.adapters.slack.delivery import Delivery
@@ -24,6 +32,23 @@ from bot.render.blockkit import ACTION_PREFIX, RenderError, mark_item_done
 log = logging.getLogger("rmbot.slack")
 
 INCOMPLETE = "请求不完整（缺少 {fields}），请重试。Incomplete request from Slack (missing {fields})."
+FAILED = "处理时出错，已记录，请稍后再试。Something went wrong and was logged; please retry."
+
+ANSWER_WITHIN_S = 2.0
+"""How long a slash command's ack waits for the core: Slack allows 3 s, minus the network and
+Slack's own clock; a reply not ready by then is sent via response_url instead."""
+
+ACK_SENT = "rmbot_ack_sent"
+"""Context key of a `threading.Event` the transport (HTTP endpoint, Socket Mode handler) sets
+once the ack has left: follow-up messages of an inline answer wait for it, so Slack shows them
+after the first one."""
+
+RECEIVED_AT = "rmbot_received_at"
+"""Context key: `time.monotonic()` when the transport received the request. Slack's 3 s run
+from there, so time spent waiting for a worker thread comes out of the core's deadline."""
+
+ACK_SENT_WAIT_S = 5.0
+"""A transport that never sets ACK_SENT still gets its follow-ups, this much later."""
 
 
 def _guarded(what: str, fn: Callable[[], object]) -> None:
@@ -39,34 +64,106 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A slash command's reply, already rendered: the ack and response_url share the payloads."""
+
+    reply: Reply
+    payloads: list[dict[str, Any]]
+
+    @property
+    def has_more(self) -> bool:
+        """More than the one message the ack can carry (more messages, or charts)."""
+        return len(self.payloads) > 1 or bool(self.reply.images)
+
+
+def command_request(body: dict[str, Any]) -> Request:
+    """The neutral request of a slash command whose required fields are present."""
+    return Request(
+        text=command_text(body["command"], body.get("text")),
+        platform="slack",
+        user_id=body["user_id"],
+        channel_kind=channel_kind(body.get("channel_id"), None, body.get("channel_name")),
+        channel_id=body.get("channel_id") or None,
+    )
+
+
 class SlackHandlers:
-    def __init__(self, bot: Rmbot, delivery: Delivery) -> None:
+    def __init__(self, bot: Rmbot, delivery: Delivery, *, core: Executor, followups: Executor,
+                 answer_within: float = ANSWER_WITHIN_S) -> None:
+        """`core` runs slash commands against the store while their ack waits (at most
+        `answer_within` seconds); `followups` sends what the ack could not carry."""
         self.bot = bot
         self.delivery = delivery
+        self.core = core
+        self.followups = followups
+        self.answer_within = answer_within
 
     # -- slash commands ----------------------------------------------------------------
-    def ack_command(self, ack: Ack, body: dict[str, Any]) -> None:
+    def command(self, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        """Ack listener of every slash command: never raises, always acks."""
+        try:
+            self._command(ack, body, context)
+        except Exception:
+            log.exception("slash command %s failed", body.get("command"))
+            if ack.response is None:
+                ack(response_type="ephemeral", text=FAILED)
+
+    def _command(self, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         gaps = missing(body, "user_id", "command", "response_url")
         if gaps:
             ack(response_type="ephemeral", text=INCOMPLETE.format(fields=", ".join(gaps)))
-        else:
-            ack()
-
-    def run_command(self, body: dict[str, Any]) -> None:
-        if missing(body, "user_id", "command", "response_url"):
             return
-        kind = channel_kind(body.get("channel_id"), None, body.get("channel_name"))
-        request = Request(
-            text=command_text(body["command"], body.get("text")),
-            platform="slack",
-            user_id=body["user_id"],
-            channel_kind=kind,
-            channel_id=body.get("channel_id") or None,
-        )
-        reply = self.bot.handle(request)
-        _guarded(f"answer to {body['command']}",
-                 lambda: self.delivery.respond(body["response_url"], reply, user_id=body["user_id"],
-                                               produced_for=kind))
+        future = self.core.submit(self.answer, command_request(body))
+        try:
+            answer = future.result(timeout=self._time_left(context))
+        except TimeoutError:
+            ack()  # Slack hears from us in time; the answer follows via response_url
+            future.add_done_callback(lambda done: self._later(done, body))
+            return
+        ack({"response_type": "ephemeral", **answer.payloads[0]})
+        if answer.has_more:
+            self.followups.submit(self._rest, answer, body, context.get(ACK_SENT))
+
+    def _time_left(self, context: BoltContext) -> float:
+        received = context.get(RECEIVED_AT)
+        elapsed = time.monotonic() - received if isinstance(received, float) else 0.0
+        return max(0.0, self.answer_within - elapsed)
+
+    def answer(self, request: Request) -> Answer:
+        """The core's reply, rendered; any failure becomes a short error reply, never a traceback."""
+        try:
+            reply = self.bot.handle(request)
+            return Answer(reply, self.delivery.payloads(reply))
+        except Exception:
+            log.exception("answer to %s failed", request.text[:40])
+        reply = Reply.error(FAILED)
+        try:
+            return Answer(reply, self.delivery.payloads(reply))
+        except Exception:
+            log.exception("error reply could not be rendered")
+            return Answer(reply, [{"text": FAILED}])
+
+    def _later(self, done: Future[Answer], body: dict[str, Any]) -> None:
+        """The deadline passed: the whole answer goes via response_url, once, when ready."""
+        def send() -> None:
+            answer = done.result()
+            self.delivery.respond(body["response_url"], answer.reply, user_id=body["user_id"],
+                                  produced_for=command_request(body).channel_kind, payloads=answer.payloads)
+
+        try:
+            self.followups.submit(_guarded, f"answer to {body['command']}", send)
+        except RuntimeError:  # shutting down: the pool takes no more work
+            log.error("answer to %s dropped: shutting down", body["command"])
+
+    def _rest(self, answer: Answer, body: dict[str, Any], ack_sent: threading.Event | None) -> None:
+        """The messages after the first (and charts), once the ack carrying the first has left."""
+        if isinstance(ack_sent, threading.Event) and not ack_sent.wait(ACK_SENT_WAIT_S):
+            log.warning("ack of %s not confirmed sent; sending the rest anyway", body["command"])
+        _guarded(f"rest of the answer to {body['command']}",
+                 lambda: self.delivery.respond(body["response_url"], answer.reply, user_id=body["user_id"],
+                                               produced_for=command_request(body).channel_kind,
+                                               payloads=answer.payloads, shown=1))
 
     # -- DMs and @-mentions ---------------------------------------------------------------
     def ack_event(self) -> None:

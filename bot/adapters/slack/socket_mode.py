@@ -6,12 +6,36 @@ event_id here too, so the dedupe middleware covers both modes.
 
 from __future__ import annotations
 
-from slack_bolt import App
+import threading
+from time import monotonic, time
+
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.adapters.slack.app import build_app
+from bot.adapters.slack.handlers import ACK_SENT, RECEIVED_AT
 from bot.config import Settings
 from bot.core.app import Rmbot
+
+
+class RmbotSocketModeHandler(SocketModeHandler):
+    """Bolt's handler, plus: once the ack (which may carry a slash command's answer) has been
+    sent, the request's ACK_SENT event is set, so follow-up messages come after it."""
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        start = time()
+        received = monotonic()
+        ack_sent = threading.Event()
+        bolt_req = BoltRequest(mode="socket_mode", body=req.payload, headers=build_headers(req))
+        bolt_req.context[ACK_SENT] = ack_sent
+        bolt_req.context[RECEIVED_AT] = received
+        try:
+            send_response(client, req, self.app.dispatch(bolt_req), start)
+        finally:
+            ack_sent.set()
 
 
 def socket_mode_handler(bot: Rmbot, settings: Settings, app: App | None = None) -> SocketModeHandler:
@@ -20,7 +44,7 @@ def socket_mode_handler(bot: Rmbot, settings: Settings, app: App | None = None) 
     token = settings.slack_app_token.get_secret_value()
     if not token.startswith("xapp-"):
         raise ValueError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    return SocketModeHandler(app or build_app(bot, settings), app_token=token)
+    return RmbotSocketModeHandler(app or build_app(bot, settings), app_token=token)
 
 
 def run_socket_mode(bot: Rmbot, settings: Settings) -> None:

@@ -6,11 +6,17 @@ the databases' own bulk loaders on the same file.
 Measured, per database:
   loader_plain   psql `\\copy` / sqlite3 `.import --csv` into a plain table (no keys, no checks)
   loader_real    the same, then one INSERT … SELECT into `balance` (what a DBA would run by hand)
+  loader_target  the loader straight into `balance` itself, the file converted to 分 beforehand
+                 (untimed) and no foreign-key checks: the floor, what merely inserting a million
+                 rows into the indexed, logged table costs
   import_new     `rmbot import balances` code path, a new data date (the nightly case)
+  import_new_parser  the same with every cell through the Python parsers (`fast=False`): the
+                 path before the canonical fast path, for comparison
   import_again   the same file again: every row compared, nothing changes (idempotency)
 and on PostgreSQL `import_new_no_grant`: the import for a role that may not skip the per-row
 foreign-key triggers (see docs/IMPORT.md, Speed). The banks are left as they were: imported rows
 and load records are deleted afterwards and PostgreSQL's table vacuumed.
+The table's ×plain, ×real and ×floor are import_new over loader_plain, loader_real and loader_target.
 Targets (issue 8): ≥ 100k rows/s into PostgreSQL, ≥ 50k rows/s into SQLite, within 2× of the loader.
 """
 
@@ -72,6 +78,19 @@ def generate(path: Path, rows: int, as_of: date = AS_OF, seed: int = 8) -> Path:
     return path
 
 
+def fen_file(path: Path) -> Path:
+    """The extract with its amounts in 分 (no header), for `loader_target`: built once, untimed."""
+    out = path.with_name(path.stem + "_fen.csv")
+    if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
+        return out
+    with path.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+        src.readline()
+        for line in src:
+            cid, day, *amounts = line.rstrip("\n").split(",")
+            dst.write(",".join([cid, day, *(a.replace(".", "") for a in amounts)]) + "\n")
+    return out
+
+
 def timed(fn: Callable[[], Any], repeat: int, reset: Callable[[], None]) -> tuple[float, Any]:
     """Best of `repeat` runs (the machine is shared), resetting the bank between runs."""
     best, value = float("inf"), None
@@ -94,15 +113,16 @@ def _cleanup(engine: Engine, vacuum: bool) -> None:
             conn.execute(text("VACUUM ANALYZE balance"))
 
 
-def _import(engine: Engine, path: Path) -> dict[str, int]:
-    result = import_file(engine, KINDS["balances"], path)
+def _import(engine: Engine, path: Path, fast: bool = True) -> dict[str, int]:
+    result = import_file(engine, KINDS["balances"], path, fast=fast)
     assert result.rejected == 0, result.errors[:3]
-    return {"rows": result.rows, "inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged}
+    return {"rows": result.rows, "inserted": result.inserted, "updated": result.updated, "unchanged": result.unchanged,
+            "fast_rows": result.fast_rows}
 
 
-def _psql(sql: str, schema: str) -> None:
+def _psql(sql: str, schema: str, options: str = "") -> None:
     url = make_url(PG_URL)
-    env = {**os.environ, "PGOPTIONS": f"-csearch_path={schema}"}
+    env = {**os.environ, "PGOPTIONS": f"-csearch_path={schema} {options}".strip()}
     if url.password:
         env["PGPASSWORD"] = url.password
     cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432),
@@ -136,6 +156,14 @@ def bench_postgres(bank: Bank, path: Path, rows: int, repeat: int) -> dict[str, 
         _psql(into_real, schema)
 
     out["loader_real_s"], _ = timed(loader_real, repeat, reset)
+    reset()
+    fen = fen_file(path)
+    into_target = (f"\\copy balance (customer_id, as_of, aum_fen, deposit_fen, outflow_other_bank_fen) "
+                   f"FROM '{fen}' WITH (FORMAT csv)")
+    out["loader_target_s"], _ = timed(lambda: _psql(into_target, schema, "-csession_replication_role=replica"),
+                                      repeat, reset)
+    reset()
+    out["import_new_parser_s"], _ = timed(lambda: _import(engine, path, fast=False), repeat, reset)
     reset()
     out["import_new_s"], out["import_new"] = timed(lambda: _import(engine, path), repeat, reset)
     out["import_again_s"], out["import_again"] = timed(lambda: _import(engine, path), repeat, lambda: None)
@@ -176,6 +204,11 @@ def bench_sqlite(bank: Bank, path: Path, rows: int, repeat: int) -> dict[str, An
 
     out["loader_real_s"], _ = timed(loader_real, repeat, reset)
     reset()
+    fen = fen_file(path)  # the shell leaves foreign keys off
+    out["loader_target_s"], _ = timed(lambda: _sqlite3(db, f".import --csv {fen} balance"), repeat, reset)
+    reset()
+    out["import_new_parser_s"], _ = timed(lambda: _import(engine, path, fast=False), repeat, reset)
+    reset()
     out["import_new_s"], out["import_new"] = timed(lambda: _import(engine, path), repeat, reset)
     out["import_again_s"], out["import_again"] = timed(lambda: _import(engine, path), repeat, lambda: None)
     reset()
@@ -189,6 +222,7 @@ def derive(r: dict[str, Any]) -> dict[str, Any]:
         r[key[:-2] + "_rows_per_s"] = round(rows / r[key]) if r[key] else None
     r["ratio_to_loader_plain"] = round(r["import_new_s"] / r["loader_plain_s"], 2)
     r["ratio_to_loader_real"] = round(r["import_new_s"] / r["loader_real_s"], 2)
+    r["ratio_to_loader_target"] = round(r["import_new_s"] / r["loader_target_s"], 2)
     return r
 
 
@@ -214,19 +248,22 @@ def main() -> int:
         r = derive(run(bank, path, args.rows, args.repeat))
         results.append(r)
         print(f"  {r['database']}: import {r['import_new_rows_per_s']:,} rows/s ({r['import_new_s']} s), "
-              f"loader {r['loader_plain_rows_per_s']:,} rows/s → ×{r['ratio_to_loader_plain']}", flush=True)
+              f"loader {r['loader_plain_rows_per_s']:,} rows/s → ×{r['ratio_to_loader_plain']}; "
+              f"floor (loader into balance) ×{r['ratio_to_loader_target']}", flush=True)
     load = os.getloadavg()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     written = write_result("import", {"rows": args.rows, "customers": CUSTOMERS, "repeat": args.repeat,
                                       "file_mb": round(path.stat().st_size / 1e6, 1), "peak_rss_mb": round(peak_mb),
                                       "load_average_after": [round(x, 2) for x in load], "results": results})
     print()
-    print(f"{'database':12s} {'import rows/s':>14s} {'again rows/s':>13s} {'loader rows/s':>14s} "
-          f"{'loader+insert':>14s} {'×plain':>7s} {'×real':>6s}")
+    print(f"{'database':12s} {'import rows/s':>14s} {'parser rows/s':>14s} {'again rows/s':>13s} "
+          f"{'loader rows/s':>14s} {'loader+insert':>14s} {'into balance':>13s} {'×plain':>7s} {'×real':>6s} "
+          f"{'×floor':>7s}")
     for r in results:
-        print(f"{r['database']:12s} {r['import_new_rows_per_s']:>14,} {r['import_again_rows_per_s']:>13,} "
-              f"{r['loader_plain_rows_per_s']:>14,} {r['loader_real_rows_per_s']:>14,} "
-              f"{r['ratio_to_loader_plain']:>7} {r['ratio_to_loader_real']:>6}")
+        print(f"{r['database']:12s} {r['import_new_rows_per_s']:>14,} {r['import_new_parser_rows_per_s']:>14,} "
+              f"{r['import_again_rows_per_s']:>13,} {r['loader_plain_rows_per_s']:>14,} "
+              f"{r['loader_real_rows_per_s']:>14,} {r['loader_target_rows_per_s']:>13,} "
+              f"{r['ratio_to_loader_plain']:>7} {r['ratio_to_loader_real']:>6} {r['ratio_to_loader_target']:>7}")
         if "import_new_no_grant_rows_per_s" in r:
             print(f"{'':12s} without the replica grant: {r['import_new_no_grant_rows_per_s']:,} rows/s")
     print(f"\npeak memory of this process: {peak_mb:.0f} MB for a {path.stat().st_size / 1e6:.0f} MB file")

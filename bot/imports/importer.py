@@ -4,6 +4,11 @@ One transaction per file: the file lands completely (its good rows) or not at al
 happens on the way — a database error, a full disk, Ctrl-C. Memory stays bounded by one chunk
 of rows: the whole file only ever exists in the database (the staging table, or for a new day's
 balances the target table itself, see `_direct`).
+
+CSV files of the kinds whose columns all have a canonical form (balances, monthly figures) take
+the fast path (fastpath.py): raw cells into a temp table, canonical rows converted by SQL, only
+the others parsed in Python. Same rows, counts and errors as the parser path, which everything
+else takes (and which `fast=False` forces).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.clock import SHANGHAI
 from bot.clock import now as clock_now
-from bot.imports import org_tree
+from bot.imports import fastpath, org_tree
 from bot.imports.header import resolve
 from bot.imports.readers import FileProblem, Table, open_table
 from bot.imports.report import SAMPLE, ErrorReport, ImportResult, RowError
@@ -55,6 +60,7 @@ def import_file(
     report: ErrorReport | None = None,
     progress: Progress | None = None,
     dry_run: bool = False,
+    fast: bool = True,
 ) -> ImportResult:
     """Raises FileProblem (nothing imported) for a whole-file problem; row problems are in the result."""
     started = time.perf_counter()
@@ -71,7 +77,7 @@ def import_file(
         ctx = Context(frozenset(row.name for row in (policy or default_policy()).tiers.ladder))
         try:
             with engine.begin() as conn:
-                _run(conn, kind, table, reopen, positions, ctx, result, data_date, report, progress)
+                _run(conn, kind, table, reopen, positions, ctx, result, data_date, report, progress, fast)
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -85,18 +91,34 @@ def import_file(
 
 def _run(conn: Connection, kind: Kind, table: Table, reopen: Callable[[], Table], positions: list[int | None],
          ctx: Context, result: ImportResult, data_date: date | None, report: ErrorReport | None,
-         progress: Progress | None) -> None:
+         progress: Progress | None, fast: bool) -> None:
     pg = conn.dialect.name == "postgresql"
     if not pg:  # take the write lock now: a later upgrade from a read snapshot could fail mid-import
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
     stage = Stage(conn, kind)
     stage.create()
-    seen = _direct(stage, kind, table, positions, ctx, pg, result, progress) if kind.partition else None
-    if seen is None:
-        if kind.partition:  # the direct path gave up (a conflict or an unknown reference): start over, carefully
+    raw_ok = fast and fastpath.eligible(kind, table, positions)
+    seen: set[Any] | None = None
+    if kind.partition and (pg or not raw_ok):
+        # A new day's rows, parsed while streamed (binary COPY) into the target. On PostgreSQL this
+        # beats the raw path: the server's insert into the indexed table takes longer than the
+        # parsing, which runs beside it on another core (docs/IMPORT.md, Speed).
+        seen = _direct(stage, kind, table, positions, ctx, pg, result, progress)
+        if seen is None:  # it gave up (a conflict or an unknown reference): start over, carefully
             table = reopen()
-        _staged(stage, kind, table, positions, ctx, pg, result, progress)
-    else:
+    if seen is None:
+        raw = _load_raw(stage, kind, table, positions, ctx, pg, result, progress) if raw_ok else None
+        if raw is None:
+            if raw_ok:  # undecodable or malformed: the parser path says where, as it always has
+                table = reopen()
+            _staged(stage, kind, table, positions, ctx, pg, result, progress)
+        else:
+            if kind.partition and not pg:
+                seen = _direct_raw(stage, raw, kind, result, progress)
+            if seen is None:
+                _staged_raw(stage, raw, kind, result, progress)
+            raw.drop()
+    if seen is not None:
         result.inserted, result.updated = result.rows - stage.rejected_rows(), 0
     result.rejected = stage.rejected_rows()
     if kind.name == "org":
@@ -130,6 +152,35 @@ def _staged(stage: Stage, kind: Kind, table: Table, positions: list[int | None],
         stage.add_errors(parse_errors)
         parse_errors.clear()
     _require_rows(result, table)
+    _check_and_write(stage, kind, result, progress)
+
+
+def _load_raw(stage: Stage, kind: Kind, table: Table, positions: list[int | None], ctx: Context, pg: bool,
+              result: ImportResult, progress: Progress | None) -> fastpath.RawStage | None:
+    """The file's cells in imp_raw (fastpath.py); None when it cannot be read that way."""
+    raw = fastpath.RawStage(stage, kind, table, positions, _layout(kind, table, positions, ctx, pg))
+    if not raw.load(progress, TICK):
+        return None
+    result.rows = raw.rows
+    _require_rows(result, table)
+    return raw
+
+
+def _staged_raw(stage: Stage, raw: fastpath.RawStage, kind: Kind, result: ImportResult,
+                progress: Progress | None) -> None:
+    """`_staged` from the raw table: canonical rows converted by SQL, the rest parsed."""
+    result.fast_rows = raw.insert(into_target=False)
+    if result.fast_rows < result.rows:
+        parse_errors: Errors = []
+        for rows in raw.parsed_rest(parse_errors):
+            stage.write(iter(rows))
+            stage.add_errors(parse_errors)
+            parse_errors.clear()
+    _check_and_write(stage, kind, result, progress)
+
+
+def _check_and_write(stage: Stage, kind: Kind, result: ImportResult, progress: Progress | None) -> None:
+    """The staged rows: set-based checks, then insert or upsert."""
     if progress:
         progress("校验", 0, 0)
     stage.analyze()
@@ -192,6 +243,38 @@ def _direct(stage: Stage, kind: Kind, table: Table, positions: list[int | None],
     return seen
 
 
+def _direct_raw(stage: Stage, raw: fastpath.RawStage, kind: Kind, result: ImportResult,
+                progress: Progress | None) -> set[Any] | None:
+    """`_direct` from the raw table: one INSERT … SELECT of the canonical rows straight into the
+    target, then the other rows parsed; the same savepoint, checks and way out as `_direct`."""
+    assert kind.partition is not None
+    index = 1 + next(i for i, c in enumerate(kind.columns) if c.target == kind.partition)
+    stage.direct_begin()
+    try:
+        fast = raw.insert(into_target=True)
+        seen = raw.written_values(kind.partition, all_rows=fast == result.rows)
+        if fast < result.rows:
+            parse_errors: Errors = []
+            for rows in raw.parsed_rest(parse_errors):
+                seen.update(row[index] for row in rows)
+                stage.write(iter(rows), into_target=True)
+                stage.add_errors(parse_errors)
+                parse_errors.clear()
+        if progress:
+            progress("校验", 0, 0)
+        clean = stage.direct_references_ok(seen)
+    except Exception as exc:
+        if not stage.is_conflict(exc):
+            raise
+        clean = False
+    if not clean:
+        stage.direct_abort()
+        return None
+    stage.direct_end()
+    result.fast_rows = fast
+    return seen
+
+
 def _require_rows(result: ImportResult, table: Table) -> None:
     if result.rows == 0:
         raise FileProblem(f"{table.path.name}：没有数据行（只有表头）。No data rows.")
@@ -203,7 +286,7 @@ def _parsed(kind: Kind, table: Table, positions: list[int | None], ctx: Context,
     """Staged rows (row number first). Parse errors go to `errors`; a None asks the caller to flush
     them, so a file of nothing but bad rows still streams in bounded memory."""
     width = len(table.header)
-    layout = Layout(kind, positions, width, ctx, {} if pg else _sqlite_adapters(kind))
+    layout = _layout(kind, table, positions, ctx, pg)
     generic = layout.generic
     fast = layout.compiled() if table.format == "csv" else generic
     count = 0
@@ -226,6 +309,10 @@ def _parsed(kind: Kind, table: Table, positions: list[int | None], ctx: Context,
     state["done"] = True
     if progress:
         progress("读取", size or table.position(), size)
+
+
+def _layout(kind: Kind, table: Table, positions: list[int | None], ctx: Context, pg: bool) -> Layout:
+    return Layout(kind, positions, len(table.header), ctx, {} if pg else _sqlite_adapters(kind))
 
 
 def _sqlite_adapters(kind: Kind) -> dict[int, Callable[[Any], Any]]:

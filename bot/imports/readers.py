@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 SAMPLE_BYTES = 1 << 20
 """Detection looks at the first 1 MB: enough to meet the names in a customer file."""
@@ -50,6 +50,10 @@ class Table:
     position: Callable[[], int]
     """How far reading has got, in the unit of `size`."""
     close: Callable[[], None]
+    text: IO[str] | None = None
+    """CSV only: the decoded stream after the header, which `rows` reads. The fast path (fastpath.py)
+    reads it instead, in blocks of lines, with `rows` left untouched."""
+    delimiter: str = ","
 
 
 def open_table(path: Path, encoding: str | None = None) -> Table:
@@ -110,7 +114,7 @@ def _open_csv(path: Path, head: bytes, encoding: str) -> Table:
         except csv.Error as exc:
             raise FileProblem(f"{path.name} 第 {number + 1} 行 CSV 格式错误：{exc}。Malformed CSV.") from exc
 
-    return Table(path, "csv", encoding, header, rows(), size, raw.tell, text.close)
+    return Table(path, "csv", encoding, header, rows(), size, raw.tell, text.close, text, delimiter)
 
 
 def _open_xlsx(path: Path) -> Table:

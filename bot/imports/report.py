@@ -75,6 +75,9 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     """The first SAMPLE errors, for printing."""
     error_count: int = 0
+    fast_rows: int = 0
+    """Rows validated and converted in SQL by the canonical fast path (fastpath.py); the rest of
+    `rows` went through the Python parsers."""
 
     @property
     def accepted(self) -> int:

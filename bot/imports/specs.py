@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.clock import SHANGHAI
 from bot.imports import fields as f
+from bot.imports import forms
 from bot.store.models import ORG_LEVEL_ZH, ROLE_ZH
 
 Cell = Any
@@ -39,6 +40,8 @@ class Column:
     doc: str = ""
     out: Callable[[Any, bool], Cell] | None = None
     """Store value → exported cell (bool: Chinese labels); None exports the value as it is."""
+    form: forms.Form | None = None
+    """Canonical spelling the import's fast path converts in SQL (forms.py); None: always the parser."""
 
     def headers(self) -> tuple[str, ...]:
         return (self.name, self.zh, *self.aliases)
@@ -79,6 +82,9 @@ class Kind:
     partition: str | None = None
     """An indexed key column (balances' as_of): when no stored row has any of the file's values in
     it, every row is new and a plain INSERT does (the daily case, ~40% faster than an upsert)."""
+    row_sql: str = ""
+    """`check_row` as an SQL condition over the target columns, true when the row passes: lets the
+    fast path (fastpath.py) take the kind. Empty with a check_row: the kind always uses the parser."""
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -135,7 +141,8 @@ def _label(labels: dict[str, str]) -> Callable[[Any, bool], Cell]:
 
 def code_col(name: str, zh: str, target: str, max_len: int, *aliases: str, required: bool = True,
              example: str = "", doc: str = "") -> Column:
-    return Column(name, zh, target, f.code(max_len), required, None, aliases, "code", example, doc)
+    return Column(name, zh, target, f.code(max_len), required, None, aliases, "code", example, doc,
+                  form=forms.code(max_len))
 
 
 def text_col(name: str, zh: str, target: str, max_len: int, *aliases: str, required: bool = False,
@@ -145,22 +152,26 @@ def text_col(name: str, zh: str, target: str, max_len: int, *aliases: str, requi
 
 def money_col(name: str, zh: str, target: str, *aliases: str, required: bool = False, default: int | None = None,
               example: str = "", doc: str = "") -> Column:
-    return Column(name, zh, target, f.money(), required, default, aliases, "money", example, doc, _yuan)
+    return Column(name, zh, target, f.money(), required, default, aliases, "money", example, doc, _yuan,
+                  form=forms.MONEY)
 
 
 def date_col(name: str, zh: str, target: str, *aliases: str, required: bool = False, not_future: bool = False,
              example: str = "", doc: str = "") -> Column:
-    return Column(name, zh, target, f.day(not_future), required, None, aliases, "date", example, doc)
+    return Column(name, zh, target, f.day(not_future), required, None, aliases, "date", example, doc,
+                  form=forms.MAPPED)
 
 
 def month_col(*aliases: str) -> Column:
     return Column("month", "月份", "month", f.month(), True, None, ("数据月份", "统计月份", "年月", *aliases),
-                  "month", "2026-10", "YYYY-MM, YYYYMM or any day of the month; not after this month", _month)
+                  "month", "2026-10", "YYYY-MM, YYYYMM or any day of the month; not after this month", _month,
+                  form=forms.MAPPED)
 
 
 def int_col(name: str, zh: str, target: str, low: int, high: int, *aliases: str, required: bool = False,
             default: int | None = None, example: str = "", doc: str = "") -> Column:
-    return Column(name, zh, target, f.integer(low, high), required, default, aliases, "int", example, doc)
+    return Column(name, zh, target, f.integer(low, high), required, default, aliases, "int", example, doc,
+                  form=forms.Int(low, high))
 
 
 def choice_col(name: str, zh: str, target: str, options: dict[str, str], labels: dict[str, str], *aliases: str,
@@ -172,7 +183,7 @@ def choice_col(name: str, zh: str, target: str, options: dict[str, str], labels:
 def customer_col(*aliases: str) -> Column:
     return Column("customer_id", "客户号", "customer_id", f.customer_code(), True, None,
                   ("客户编号", "客户代码", "客户号码", "cust_id", "cust_no", *aliases), "code", "C0000001",
-                  "must exist (import customers first)")
+                  "must exist (import customers first)", form=forms.CUSTOMER_ID)
 
 
 def _labelled(labels: dict[str, str], *extra: tuple[str, str]) -> dict[str, str]:
@@ -263,7 +274,8 @@ CUSTOMERS = Kind(
     "customers", "客户", "customer",
     (
         Column("id", "客户号", "id", f.customer_code(), True, None, ("客户编号", "客户代码", "customer_id", "cust_id", "cust_no"),
-               "code", "C0000001", "letters, digits and -, 2–20 characters (what /tier accepts)"),
+               "code", "C0000001", "letters, digits and -, 2–20 characters (what /tier accepts)",
+               form=forms.CUSTOMER_ID),
         choice_col("kind", "客户类型", "kind", _labelled({"individual": "个人", "corporate": "对公"},
                                                        ("企业", "corporate"), ("公司", "corporate"), ("单位", "corporate"),
                                                        ("零售", "individual")),
@@ -338,6 +350,7 @@ BALANCES = Kind(
     partition="as_of",
     prefixes=("balances", "balance", "时点余额", "余额"),
     check_row=_balance_row,
+    row_sql="deposit_fen <= aum_fen",
     doc="The nightly point-in-time (时点) AUM extract, one row per customer and data date.",
 )
 

@@ -60,8 +60,13 @@ def imports(banks: dict[str, Bank]) -> None:
     subprocess.run([sys.executable, "-m", "bench.import_bench"], check=True)
 
 
+def delivery(banks: dict[str, Bank]) -> None:
+    """2,000 branch channels through a fake Slack (50 ms, 1 message/s/channel); its own banks."""
+    subprocess.run([sys.executable, "-m", "bench.delivery_bench"], check=True)
+
+
 STEPS: dict[str, Callable[[dict[str, Bank]], None]] = {
-    "tier": tier, "http": http, "build": build, "lists": lists, "import": imports}
+    "tier": tier, "http": http, "build": build, "lists": lists, "import": imports, "delivery": delivery}
 
 
 def main() -> int:

@@ -29,6 +29,13 @@ class PermanentSendError(Exception):
 
 
 class Sender(Protocol):
+    """What the worker needs. A sender may also have:
+    * `min_interval` (seconds): the platform's per-channel pace; the worker spaces a channel's
+      messages by it, counted from the previous message's answer.
+    * `render(reply) -> str | None` and `send_rendered(target, rendered, key)`: the message made
+      when the push is built (stored in `Outbox.rendered`), and posting it as `send` would.
+    """
+
     platform: str
 
     def send(self, target: str, reply: Reply, key: str) -> str | None:

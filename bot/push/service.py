@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
@@ -18,7 +18,7 @@ from bot.push import messages as msg
 from bot.push.kinds import KIND_ZH, WEEKLY
 from bot.store import outbox
 from bot.store.customers import latest_data_date
-from bot.core.reply import Section
+from bot.core.reply import Reply, Section
 from bot.store.models import Org, PushDestination, Staff
 from bot.store.push_lists import Scope, branches, churn_counts, churn_rows, downgrade_rows, maturing_rows
 from bot.store.summary import build_summary, parse_period
@@ -59,11 +59,19 @@ def due_today(kind: str, day: date, cal: HolidayCalendar) -> tuple[bool, str]:
     return wd.working, wd.reason.text
 
 
+Renderer = Callable[[Reply], str | None]
+"""A platform's rendering of one part (e.g. `SlackSender.render`), or None to render at send."""
+
+
 class PushService:
-    def __init__(self, engine: Engine, policy: Policy, calendar: HolidayCalendar) -> None:
+    def __init__(self, engine: Engine, policy: Policy, calendar: HolidayCalendar,
+                 renderers: Mapping[str, Renderer] | None = None) -> None:
         self.engine = engine
         self.policy = policy
         self.calendar = calendar
+        self.renderers = dict(renderers or {})
+        """Platform → renderer: its rows are stored ready to post, so delivery (paced, 2,000
+        channels at once) does not spend ~2 ms of CPU a message rendering them."""
 
     def build(self, kind: str, day: date, branch_ids: Sequence[str] | None = None, dry_run: bool = False,
               force: bool = False, now: datetime | None = None) -> BuildResult:
@@ -106,14 +114,25 @@ class PushService:
         if outbox.exists_for(self.engine, push.kind, push.branch_id, day):
             res.note = "当日已生成，不重复推送"
             return res
+        rendered = {platform: [self._render(platform, part) for part in push.parts] for platform, _ in dests}
         rows = [
             outbox.NewMessage(f"{push.kind}:{push.branch_id}:{day}:{platform}:{i}", push.kind, push.branch_id, day,
-                              platform, target, part.model_dump_json(exclude_defaults=True))
+                              platform, target, part.model_dump_json(exclude_defaults=True), rendered[platform][i - 1])
             for platform, target in dests
             for i, part in enumerate(push.parts, start=1)
         ]
         res.enqueued = outbox.enqueue(self.engine, rows, now)
         return res
+
+    def _render(self, platform: str, part: Reply) -> str | None:
+        renderer = self.renderers.get(platform)
+        if renderer is None:
+            return None
+        try:
+            return renderer(part)
+        except Exception:  # noqa: BLE001  (the sender renders it again at send, and says what is wrong)
+            log.warning("push part %r not pre-rendered for %s", part.title, platform, exc_info=True)
+            return None
 
     def _destinations(self, session: Session) -> dict[str, list[tuple[str, str]]]:
         out: dict[str, list[tuple[str, str]]] = {}

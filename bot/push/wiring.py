@@ -8,12 +8,13 @@ from bot.calendar_data import load_calendar
 from bot.config import Settings
 from bot.push.delivery import DeliveryWorker
 from bot.push.senders import FileSender, Sender
-from bot.push.service import PushService
+from bot.push.service import PushService, Renderer
 from rules.policy import Policy
 
 
-def configured_senders(settings: Settings) -> dict[str, Sender]:
-    """The file sender always; Slack and WeCom when their settings are present."""
+def configured_senders(settings: Settings, engine: Engine | None = None) -> dict[str, Sender]:
+    """The file sender always; Slack and WeCom when their settings are present. `engine` is the
+    database Slack resolves RM mentions from (its own engine on DATABASE_URL if not given)."""
     from bot.server import configured_platforms
 
     senders: dict[str, Sender] = {"file": FileSender()}
@@ -21,7 +22,7 @@ def configured_senders(settings: Settings) -> dict[str, Sender]:
     if "slack" in platforms:
         from bot.adapters.slack.push import SlackSender
 
-        senders["slack"] = SlackSender.from_settings(settings)
+        senders["slack"] = SlackSender.from_settings(settings, engine)
     if "wecom" in platforms:
         from bot.adapters.wecom.push import WeComAppChatSender, WeComRobotSender
 
@@ -30,9 +31,21 @@ def configured_senders(settings: Settings) -> dict[str, Sender]:
     return senders
 
 
+def configured_renderers(settings: Settings, engine: Engine) -> dict[str, Renderer]:
+    """Platforms whose rows are rendered when the push is built (Slack, when configured); the
+    others render at send."""
+    from bot.server import configured_platforms
+
+    if "slack" not in configured_platforms(settings):
+        return {}
+    from bot.adapters.slack.push import SlackSender
+
+    return {"slack": SlackSender.from_settings(settings, engine).render}
+
+
 def push_service(engine: Engine, policy: Policy, settings: Settings) -> PushService:
-    return PushService(engine, policy, load_calendar(settings.holidays_file))
+    return PushService(engine, policy, load_calendar(settings.holidays_file), configured_renderers(settings, engine))
 
 
 def delivery_worker(engine: Engine, settings: Settings) -> DeliveryWorker:
-    return DeliveryWorker(engine, configured_senders(settings))
+    return DeliveryWorker(engine, configured_senders(settings, engine))

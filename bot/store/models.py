@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -204,6 +204,9 @@ class Outbox(SQLModel, table=True):
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_push_date", "push_date"),
         Index("ix_outbox_channel", "platform", "target", "id"),
+        Index("ix_outbox_unsent", "platform", "target", "id",  # what claims read (bot.store.outbox)
+              sqlite_where=text("status IN ('pending', 'claimed', 'sending', 'verifying')"),
+              postgresql_where=text("status IN ('pending', 'claimed', 'sending', 'verifying')")),
     )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160)
@@ -214,7 +217,10 @@ class Outbox(SQLModel, table=True):
     platform: str = Field(max_length=16)
     target: str = Field(max_length=200)
     payload: str
-    """The neutral Reply as JSON; rendered per platform at delivery."""
+    """The neutral Reply as JSON; rendered per platform at delivery unless `rendered` is set."""
+    rendered: str | None = Field(default=None, sa_type=Text)
+    """The platform's message(s) rendered from `payload` when the push was built (a sender's
+    `render`), so delivery only posts them; NULL: render at send."""
     status: str = Field(default="pending", max_length=12)  # pending | sending | sent | dead
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=ShanghaiDateTime)

@@ -19,7 +19,9 @@ from sqlmodel import Session
 
 from bot.calendar_data import load_calendar
 from bot.clock import SHANGHAI
+from bot.config import Settings
 from bot.push.service import PushService
+from bot.push.wiring import configured_renderers
 from bot.store.models import Org, Outbox, PushDestination
 from bot.testing import seeded_sqlite
 from rules.policy import default_policy
@@ -43,16 +45,20 @@ def test_sigkill_during_delivery_never_loses_or_duplicates(tmp_path: Path) -> No
         for sb in s.execute(select(Org.id).where(Org.level == "sub_branch")).scalars():
             s.merge(PushDestination(org_id=sb, platform="slack", target=f"C0{sb}"))
         s.commit()
+    fake = FakeSlackAPI().start()
+    fake.set_clock(time.time)
     now = datetime.now(SHANGHAI).replace(microsecond=0)
-    service = PushService(engine, default_policy(), load_calendar())
+    settings = Settings(_env_file=None, SLACK_BOT_TOKEN="xoxb-test-token",  # type: ignore[call-arg]
+                        SLACK_SIGNING_SECRET="soak-secret", SLACK_API_URL=fake.base_url)
+    # as `rmbot push run` builds them: rendered for Slack, so the kills land on the direct post
+    service = PushService(engine, default_policy(), load_calendar(), configured_renderers(settings, engine))
     for kind in ("maturing", "churn", "downgrade"):
         service.build(kind, MONDAY, now=now)
     with Session(engine) as s:
-        keys = [r.key for r in s.execute(select(Outbox)).scalars()]
-    assert len(keys) >= 15
+        built = list(s.execute(select(Outbox)).scalars())
+    keys = [r.key for r in built]
+    assert len(keys) >= 15 and all(r.rendered for r in built)
 
-    fake = FakeSlackAPI().start()
-    fake.set_clock(time.time)
     rng = random.Random(20261123)
     mid_delivery = 0
     try:

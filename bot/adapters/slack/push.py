@@ -14,6 +14,11 @@ missing parts. `send` also looks in the channel by itself before posting a multi
 (not a single one: that costs no history call), because a row whose earlier attempt failed
 halfway comes back as plain `pending`, maybe in a new process. Each part arrives once.
 
+Fast enough for 2,000 channels at Slack's 1 message/s each: `render` makes a row's Block Kit
+messages when the push is built (stored in `Outbox.rendered`; `send_rendered` posts them), so
+delivery spends no ~2 ms a message validating and templating, and the client keeps its HTTP
+connections alive (`KeepAliveWebClient`) instead of opening one per message.
+
 Errors, as the worker needs them:
 * `TransientSendError`: Slack said no and nothing was posted — 429 after the SDK's own retries,
   5xx, `ratelimited`/`internal_error`…, a connection that could not be made, or an API error we
@@ -32,23 +37,32 @@ Errors, as the worker needs them:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import io
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.error import HTTPError, URLError
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest as RetryHttpRequest
+from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
 from sqlalchemy.engine import Engine
 
 from bot import clock
 from bot.adapters.slack.client import make_client
-from bot.adapters.slack.delivery import Delivery, MaskingRefused
+from bot.adapters.slack.delivery import Delivery, MaskingRefused, guard
+from bot.adapters.slack.inbound import channel_kind
 from bot.config import Settings
 from bot.core.reply import Reply
 from bot.core.request import ChannelKind
+from bot.push.keepalive import ConnectionPool
 from bot.push.senders import PermanentSendError, TransientSendError
 
 log = logging.getLogger("rmbot.slack")
@@ -80,13 +94,80 @@ class VerifyUnavailable(RuntimeError):
     """conversations.history could not be read: leave the row `verifying` for the next lease."""
 
 
+class KeepAliveWebClient(WebClient):
+    """The SDK's WebClient (its retry handlers, errors and responses) over kept-alive connections
+    (`bot.push.keepalive`) instead of a new connection per call; failures raise what urllib
+    raises (URLError only when the request never left), so `classify_send` reads them the same.
+    Behind a proxy it falls back to urllib."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool = ConnectionPool(timeout=self.timeout, ssl_context=self.ssl)
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy is not None or not url.lower().startswith(("http://", "https://")):
+            return super()._perform_urllib_http_request_internal(url, req)
+        resp = self.pool.post(url, req.data, dict(req.header_items()))  # type: ignore[arg-type]
+        if not 200 <= resp.status < 300:
+            raise HTTPError(url, resp.status, resp.reason, resp.headers, io.BytesIO(resp.body))
+        if resp.headers.get_content_type() == "application/gzip":
+            return {"status": resp.status, "headers": resp.headers, "body": resp.body}
+        charset = resp.headers.get_content_charset() or "utf-8"
+        return {"status": resp.status, "headers": resp.headers, "body": resp.body.decode(charset)}
+
+    def post_json(self, api_method: str, body: bytes) -> SlackResponse:
+        """A call whose JSON body is already encoded (a push rendered when it was built), with the
+        SDK's own retry handlers, response and errors, as `_perform_urllib_http_request` runs
+        them — but without the SDK walking the message's blocks and encoding them again, which
+        costs more CPU than the HTTP itself."""
+        url = f"{self.base_url}{api_method}"
+        headers = self._build_urllib_request_headers(token=self.token or "", has_json=True, has_files=False,
+                                                     additional_headers={})
+        request = RetryHttpRequest(method="POST", url=url, headers={k: [v] for k, v in headers.items()}, data=body)
+        state = RetryState()
+        while True:
+            state.next_attempt_requested = False
+            response: RetryHttpResponse | None = None
+            error: Exception | None = None
+            try:
+                resp = self.pool.post(url, body, headers)
+            except Exception as exc:  # noqa: BLE001  (the handlers decide; re-raised as is)
+                error = exc
+            else:
+                data = _json_body(resp.body)
+                response = RetryHttpResponse(status_code=resp.status, headers={k: [v] for k, v in resp.headers.items()},
+                                             body=data, data=resp.body)
+                if not 200 <= resp.status < 300:
+                    error = HTTPError(url, resp.status, resp.reason, resp.headers, None)
+            for handler in self.retry_handlers:
+                if handler.can_retry(state=state, request=request, response=response, error=error):
+                    handler.prepare_for_next_attempt(state=state, request=request, response=response, error=error)
+                    break
+            if state.next_attempt_requested:
+                continue
+            if response is None:
+                assert error is not None
+                raise error
+            return SlackResponse(client=self, http_verb="POST", api_url=url, req_args={}, data=response.body or {},
+                                 headers=dict(resp.headers.items()), status_code=resp.status).validate()
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {"ok": False, "error": f"unexpected response: {raw[:100]!r}"}
+    return data if isinstance(data, dict) else {"ok": False, "error": "unexpected response"}
+
+
 def push_client(settings: Settings) -> WebClient:
-    """The adapter's client (same base URL, timeout, 429/5xx retries), except that connection
-    errors are retried only when the request never left (URLError from connect/send). The SDK
-    would also retry a connection reset after the request was sent, which can post twice."""
-    client = make_client(settings)
-    client.retry_handlers = [_never_sent_only(h) for h in client.retry_handlers]
-    return client
+    """The adapter's client settings (base URL, timeout, 429/5xx retries) on kept-alive
+    connections, except that connection errors are retried only when the request never left
+    (URLError from connect/send). The SDK would also retry a connection reset after the request
+    was sent, which can post twice."""
+    made = make_client(settings)
+    return KeepAliveWebClient(token=made.token, base_url=made.base_url, timeout=made.timeout,
+                              retry_handlers=[_never_sent_only(h) for h in made.retry_handlers])
 
 
 def _never_sent_only(handler: RetryHandler) -> RetryHandler:
@@ -154,11 +235,52 @@ class SlackSender:
         templates = str(settings.templates_dir) if settings.templates_dir else None
         return cls(push_client(settings), engine, templates)
 
+    # -- rendering ahead of delivery -------------------------------------------------------
+    def render(self, reply: Reply) -> str | None:
+        """The reply's Slack messages for `Outbox.rendered` (made when the push is built), so
+        delivery only posts them: {"masked": bool, "messages": [chat.postMessage body as JSON
+        text, …]}. None for a reply with charts: they are uploaded from the Reply at send. A
+        reply that cannot be rendered raises; the build then leaves it to `send`, which marks
+        the row dead with the reason."""
+        if reply.images:
+            return None
+        messages = [json.dumps({k: v for k, v in p.items() if v is not None}, ensure_ascii=False)
+                    for p in self.delivery.payloads(reply)]
+        return json.dumps({"masked": reply.masked, "messages": messages}, ensure_ascii=False)
+
+    def send_rendered(self, target: str, rendered: str, key: str) -> str | None:
+        """Post what `render` made; the same metadata, parts, masking guard and errors as `send`.
+        A single message (every push part) goes as its stored JSON plus channel and metadata."""
+        doc = json.loads(rendered)
+        produced_for: ChannelKind = "group" if doc["masked"] else "dm"
+        messages: list[str] = doc["messages"]
+        if len(messages) == 1 and isinstance(self.client, KeepAliveWebClient) and self.client.proxy is None:
+            return self._post_encoded(target, messages[0], key, produced_for)
+        return self._send_text(target, [json.loads(m) for m in messages], key, produced_for)
+
+    def _post_encoded(self, channel: str, message: str, key: str, produced_for: ChannelKind) -> str:
+        try:
+            guard(produced_for, channel_kind(channel), channel)
+        except MaskingRefused as exc:
+            raise PermanentSendError(str(exc)) from exc
+        if not (message.startswith("{") and message.endswith("}") and len(message) > 2):
+            raise PermanentSendError(f"rendered message is not a JSON object: {message[:60]!r}")
+        body = f'{message[:-1]},"channel":{json.dumps(channel)},"metadata":{json.dumps(_metadata(key))}}}'
+        try:
+            resp = self.client.post_json("chat.postMessage", body.encode("utf-8"))  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise classify_send(exc) from exc
+        return str(resp.get("ts"))
+
     # -- sending ------------------------------------------------------------------------
     def send(self, target: str, reply: Reply, key: str) -> str | None:
         # Pushes are masked for the branch channel; anything else must not reach a channel.
         produced_for: ChannelKind = "group" if reply.masked else "dm"
-        message_id = self._send_text(target, reply, key, produced_for)
+        try:
+            payloads = self.delivery.payloads(reply)
+        except ValueError as exc:  # RenderError: cannot be shown without losing data
+            raise PermanentSendError(f"cannot render: {exc}") from exc
+        message_id = self._send_text(target, payloads, key, produced_for)
         if reply.images:
             self._upload_images(target, reply, key, produced_for)
         return message_id
@@ -173,11 +295,8 @@ class SlackSender:
             error = api_error(exc) if isinstance(exc, SlackApiError) else f"{exc.__class__.__name__}: {exc}"
             log.warning("push %s: %d chart(s) not uploaded to %s: %s", key, len(reply.images), target, error)
 
-    def _send_text(self, target: str, reply: Reply, key: str, produced_for: ChannelKind) -> str | None:
-        try:
-            payloads = self.delivery.payloads(reply)
-        except ValueError as exc:  # RenderError: cannot be shown without losing data
-            raise PermanentSendError(f"cannot render: {exc}") from exc
+    def _send_text(self, target: str, payloads: Sequence[Mapping[str, Any]], key: str,
+                   produced_for: ChannelKind) -> str | None:
         n = len(payloads)
         if n == 1:
             return self._post(target, dict(payloads[0], metadata=_metadata(key)), produced_for)

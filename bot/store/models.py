@@ -144,7 +144,11 @@ class Contact(SQLModel, table=True):
     """The RM contact / follow-up log: every call, visit and button click on a pushed item."""
 
     __tablename__ = "contact"
-    __table_args__ = (Index("ix_contact_customer_at", "customer_id", "at"), Index("ix_contact_ref", "ref"))
+    __table_args__ = (
+        Index("ix_contact_customer_at", "customer_id", "at"),
+        # Only answers to push items carry a ref; a full index misled SQLite's planner (migration 0007).
+        Index("ix_contact_ref", "ref", sqlite_where=text("ref IS NOT NULL"), postgresql_where=text("ref IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     customer_id: str = Field(foreign_key="customer.id", max_length=20)
     staff_id: str = Field(foreign_key="staff.id", index=True, max_length=16)

@@ -88,3 +88,42 @@ def test_maturing_rows_are_ordered_and_identical_on_both_databases(rmbot: Harnes
         keys = [(r.branch_id, r.rm_id, -r.amount_fen) for r in rows]
         assert keys == sorted(keys)
     assert lists[0] == lists[1]
+
+
+def test_handled_check_searches_the_ref_index_at_bank_scale(rmbot: Harness) -> None:
+    """Most contacts are visit notes without a ref. With statistics like a 1M-customer bank's
+    (836,652 contacts, none with a ref), SQLite must still answer "already handled?" from the ref
+    index: with a full index its statistics said one ref matched every contact, the planner scanned
+    contact once per maturing holding and the list never finished (migration 0007)."""
+    import sqlite3
+
+    from sqlalchemy import event, text
+
+    with rmbot.engine.begin() as conn:
+        conn.execute(text("UPDATE contact SET ref = NULL"))
+        conn.execute(text("ANALYZE"))
+        conn.execute(text("UPDATE sqlite_stat1 SET stat = '836652' || substr(stat, instr(stat || ' ', ' ')) "
+                          "WHERE tbl = 'contact'"))
+        conn.execute(text("UPDATE sqlite_stat1 SET stat = '836652 836652' WHERE idx = 'ix_contact_ref'"))
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "contact" in statement and "holding" in statement:
+            seen.append((statement, parameters))
+
+    policy = default_policy()
+    w = maturity_window(date(2026, 11, 23), load_calendar(), policy.maturity.window_days)
+    event.listen(rmbot.engine, "before_cursor_execute", capture)
+    try:
+        with Session(rmbot.engine) as s:
+            list(maturing_rows(s, policy, w.start, w.end))
+    finally:
+        event.remove(rmbot.engine, "before_cursor_execute", capture)
+    statement, parameters = seen[0]
+    fresh = sqlite3.connect(str(rmbot.engine.url.database))  # loads the edited statistics
+    try:
+        plan = " | ".join(str(row[-1]) for row in fresh.execute("EXPLAIN QUERY PLAN " + statement, parameters))
+    finally:
+        fresh.close()
+    assert "SEARCH contact USING" in plan and "ix_contact_ref" in plan, plan
+    assert "SCAN contact" not in plan, plan

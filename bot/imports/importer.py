@@ -222,25 +222,16 @@ def _direct(stage: Stage, kind: Kind, table: Table, positions: list[int | None],
             yield row
 
     feed = tracked()
-    stage.direct_begin()
-    try:
+
+    def write() -> set[Any]:
         while not state["done"]:
             stage.write(feed, into_target=True)
             stage.add_errors(parse_errors)
             parse_errors.clear()
         _require_rows(result, table)
-        if progress:
-            progress("校验", 0, 0)
-        clean = stage.direct_references_ok(seen)
-    except Exception as exc:
-        if not stage.is_conflict(exc):
-            raise
-        clean = False
-    if not clean:
-        stage.direct_abort()
-        return None
-    stage.direct_end()
-    return seen
+        return seen
+
+    return _under_savepoint(stage, progress, write)
 
 
 def _direct_raw(stage: Stage, raw: fastpath.RawStage, kind: Kind, result: ImportResult,
@@ -249,10 +240,11 @@ def _direct_raw(stage: Stage, raw: fastpath.RawStage, kind: Kind, result: Import
     target, then the other rows parsed; the same savepoint, checks and way out as `_direct`."""
     assert kind.partition is not None
     index = 1 + next(i for i, c in enumerate(kind.columns) if c.target == kind.partition)
-    stage.direct_begin()
-    try:
+    partition = kind.partition
+
+    def write() -> set[Any]:
         fast = raw.insert(into_target=True)
-        seen = raw.written_values(kind.partition, all_rows=fast == result.rows)
+        seen = raw.written_values(partition, all_rows=fast == result.rows)
         if fast < result.rows:
             parse_errors: Errors = []
             for rows in raw.parsed_rest(parse_errors):
@@ -260,6 +252,21 @@ def _direct_raw(stage: Stage, raw: fastpath.RawStage, kind: Kind, result: Import
                 stage.write(iter(rows), into_target=True)
                 stage.add_errors(parse_errors)
                 parse_errors.clear()
+        result.fast_rows = fast
+        return seen
+
+    seen = _under_savepoint(stage, progress, write)
+    if seen is None:
+        result.fast_rows = 0
+    return seen
+
+
+def _under_savepoint(stage: Stage, progress: Progress | None, write: Callable[[], set[Any]]) -> set[Any] | None:
+    """The direct path's safety net: `write` fills the target under a savepoint; a key conflict or
+    an unknown reference rolls it all back (None), and the caller takes the careful path."""
+    stage.direct_begin()
+    try:
+        seen = write()
         if progress:
             progress("校验", 0, 0)
         clean = stage.direct_references_ok(seen)
@@ -271,7 +278,6 @@ def _direct_raw(stage: Stage, raw: fastpath.RawStage, kind: Kind, result: Import
         stage.direct_abort()
         return None
     stage.direct_end()
-    result.fast_rows = fast
     return seen
 
 

@@ -14,6 +14,7 @@ Values are converted by string arithmetic only (digits with the decimal point re
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 MONEY_DIGITS = 12
@@ -32,19 +33,19 @@ def _escape(char: str) -> str:
 
 
 @dataclass(frozen=True)
-class Form:
+class Form(ABC):
     """Base: subclasses give the regular expression and the SQL of a canonical cell."""
 
     mapped = False
     """True when the column's distinct cells are parsed once each instead (see Mapped)."""
 
+    @abstractmethod
     def pattern(self, delimiter: str) -> str:
         """A canonical, non-empty cell (Python `re` syntax, no capturing groups)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def value(self, cell: str, pg: bool) -> str:
         """SQL turning the canonical cell `cell` (an SQL expression of type text) into its value."""
-        raise NotImplementedError
 
     def check(self, value: str) -> str | None:
         """SQL condition on the converted value, for rules a pattern cannot express."""

@@ -38,6 +38,20 @@ err = Console(stderr=True)
 out = Console()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"rmbot {version('rmbot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="显示版本 Show the version and exit.")] = False) -> None:
+    """客户经理助手 rmbot — chat-ops assistant for bank relationship managers."""
+
+
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[red]错误 Error:[/red] {message}")
     raise typer.Exit(code)

@@ -59,7 +59,9 @@ def size(ctx: Context, args: list[str]) -> Reply:
     except (UnknownIndustry, IndustryNotCovered, MissingIndicator) as exc:
         raise UserError(str(exc), USAGE_HINT) from exc
 
-    given = {"employees": employees, "revenue": revenue, "assets": assets}
+    # Employees arrive as int, amounts as Decimal: shown through one Decimal path.
+    given: dict[str, Decimal | None] = {
+        "employees": None if employees is None else Decimal(employees), "revenue": revenue, "assets": assets}
     reply = Reply(title="企业规模划型", summary=f"{result.label}（{result.industry}）")
     shown_industry = result.industry if result.given_industry == result.industry else (
         f"{result.given_industry} → {result.industry}")
@@ -67,8 +69,8 @@ def size(ctx: Context, args: list[str]) -> Reply:
     for key, (name, symbol, unit) in INDICATORS.items():
         if key in result.values:
             reply.add(f"{name}({symbol})", f"{_plain(result.values[key])}{unit}")
-        elif given[key] is not None:
-            reply.add(f"{name}({symbol})", f"{_plain(given[key])}{unit}（不参与本行业划型）")
+        elif (value := given[key]) is not None:
+            reply.add(f"{name}({symbol})", f"{_plain(value)}{unit}（不参与本行业划型）")
     reply.add("划型结果", result.label)
     steps = [r.text for r in result.reasons if r.rule != "enterprise_size.definitions"]
     reply.sections.append(Section(title="判定过程", text="\n".join(f"• {s}" for s in steps)))

@@ -20,6 +20,7 @@ from bot.cli_campaign import campaign_app, lint_cmd
 from bot.cli_import import export_cmd, import_cmd
 from bot.cli_push import push_app
 from bot.config import Settings, get_settings, load_policy
+from bot.logs import setup_logging
 from bot.store.db import has_schema, make_engine, session_scope
 
 app = typer.Typer(help="客户经理助手 rmbot — chat-ops assistant for bank relationship managers.",
@@ -50,6 +51,7 @@ def _version(value: bool) -> None:
 def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                 help="显示版本 Show the version and exit.")] = False) -> None:
     """客户经理助手 rmbot — chat-ops assistant for bank relationship managers."""
+    _logging()
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -57,10 +59,19 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _logging() -> None:
+    """Every command, whatever module it lives in, logs through the one setup (bot/logs.py)."""
+    try:
+        settings = get_settings()
+    except ValidationError:  # the command itself names the bad setting (see main)
+        setup_logging()
+        return
+    setup_logging(settings)
+
+
 def _settings() -> Settings:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging(settings)
     return settings
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot import clock
 from bot.config import get_settings, load_policy
+from bot.logs import mask_secret, redact
 from bot.push.kinds import KIND_ZH, KINDS
 from bot.render.text import render_text
 from bot.store.db import has_schema, make_engine, session_scope
@@ -25,6 +26,11 @@ push_app.add_typer(dest_app, name="dest")
 out = Console()
 err = Console(stderr=True)
 DEST_PLATFORMS = ("file", "slack", "wecom_appchat", "wecom_robot")
+
+
+def shown_target(platform: str, target: str) -> str:
+    """A robot's webhook key is its only credential: an operator sees its last 4 characters."""
+    return mask_secret(target) if platform == "wecom_robot" else target
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -90,7 +96,7 @@ def run(
     stats = delivery_worker(engine, settings).drain()
     out.print(f"已发送 sent {stats.sent}，核实已送达 verified {stats.verified}，待重试 retrying {stats.retried}，失败 dead {stats.dead}")
     for line in stats.errors[:20]:
-        err.print(f"  {line}", markup=False)
+        err.print(f"  {redact(line)}", markup=False)
     if stats.dead:
         raise typer.Exit(1)
 
@@ -131,7 +137,7 @@ def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送�
         bad = conn.execute(select(Outbox.key, Outbox.status, Outbox.attempts, Outbox.last_error).where(
             Outbox.push_date == day, Outbox.last_error.is_not(None), Outbox.status != "sent")).all()
     for key, st, attempts, error in bad:
-        out.print(f"  {key} {st} attempts={attempts}: {error}", markup=False)
+        out.print(f"  {key} {st} attempts={attempts}: {redact(error or '')}", markup=False)
 
 
 @dest_app.command("set")
@@ -148,7 +154,7 @@ def dest_set(
         if org is None or org.level not in ("sub_branch", "branch"):
             _fail(f"未找到支行或分行 {branch}")
         s.merge(PushDestination(org_id=branch, platform=platform, target=target))
-    out.print(f"已设置 {branch} → {platform}:{target}", markup=False)
+    out.print(f"已设置 {branch} → {platform}:{shown_target(platform, target)}", markup=False)
 
 
 @dest_app.command("rm")
@@ -168,6 +174,6 @@ def dest_list() -> None:
     with session_scope(_engine()) as s:
         rows = s.execute(select(PushDestination).order_by(PushDestination.org_id, PushDestination.platform)).scalars().all()
     for d in rows:
-        out.print(f"{d.org_id}  {d.platform:14s} {d.target}", markup=False, highlight=False)
+        out.print(f"{d.org_id}  {d.platform:14s} {shown_target(d.platform, d.target)}", markup=False, highlight=False)
     if not rows:
         out.print("尚未配置推送目的地。No destinations yet.")

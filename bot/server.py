@@ -28,6 +28,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from bot.config import Settings
 from bot.core.app import Rmbot
 from bot.core.dedupe import Deduper, StoreDeduper
+from bot.logs import setup_logging
 
 log = logging.getLogger("rmbot.server")
 
@@ -93,7 +94,7 @@ def create_app() -> Starlette:
     from bot.config import get_settings, load_policy
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(settings)
     engine = serving_engine(settings.database_url)
     default = ",".join(configured_platforms(settings))
     platforms = [p for p in os.environ.get(PLATFORMS_ENV, default).split(",") if p]
@@ -123,7 +124,7 @@ def run(app: Starlette | str, *, host: str, port: int, workers: int = 1, log_lev
 
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(app, host=host, port=port, workers=workers, factory=isinstance(app, str), log_level=log_level,
-                    http=NoDelayH11Protocol)
+                    log_config=None, http=NoDelayH11Protocol)
         return
     if not isinstance(app, str):
         raise TypeError("several workers need the import path of an app factory")
@@ -147,8 +148,11 @@ def _worker(factory: str, host: str, port: int, log_level: str) -> None:
     """One HTTP worker process (spawned): its own socket, app, engine and thread pools."""
     import uvicorn
 
+    from bot.config import get_settings
+
+    setup_logging(get_settings())  # a spawned process: nothing of the parent's setup is here
     sock = reuseport_socket(host, port)
-    config = uvicorn.Config(factory, factory=True, log_level=log_level, http=NoDelayH11Protocol)
+    config = uvicorn.Config(factory, factory=True, log_level=log_level, log_config=None, http=NoDelayH11Protocol)
     uvicorn.Server(config).run(sockets=[sock])
 
 

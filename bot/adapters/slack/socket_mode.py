@@ -54,14 +54,14 @@ def run_socket_mode(bot: Rmbot, settings: Settings) -> None:
 
 def main() -> None:
     """`python -m bot.adapters.slack.socket_mode`: Socket Mode from the settings in .env."""
-    import logging
     import sys
 
     from bot.config import get_settings, load_policy
+    from bot.logs import setup_logging
     from bot.store.db import has_schema, make_engine
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(settings)
     engine = make_engine(settings.database_url)
     if not has_schema(engine):
         sys.exit("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")

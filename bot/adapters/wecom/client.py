@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from bot.logs import register_secret
+
 log = logging.getLogger("rmbot.wecom.client")
 
 TOKEN_ERRORS = frozenset({40014, 42001, 41001})
@@ -176,6 +178,7 @@ class WeComClient:
         self.corp_id = corp_id
         self.agent_id = agent_id
         self._secret = secret
+        register_secret(secret)  # never in a log line, whoever logs the URL (httpx does at INFO)
         self.base_url = base_url.rstrip("/")
         self._http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
         self._tokens = tokens or SHARED_TOKENS
@@ -202,6 +205,7 @@ class WeComClient:
             data = self._call("GET", "/cgi-bin/gettoken",
                               params={"corpid": self.corp_id, "corpsecret": self._secret}, auth=False)
             token = str(data["access_token"])
+            register_secret(token)
             self._tokens.put(self._token_key, token, float(data.get("expires_in", 7200)))
             log.info("WeCom access_token refreshed")
             return token
@@ -325,6 +329,7 @@ class WeComClient:
     # -- group robots (no token: the webhook key is the credential) -------------------------------
 
     def webhook_send(self, key: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        register_secret(key)  # the key is the robot's only credential
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         self.pacer.acquire([f"robot:{digest}"], ROBOT_LIMITS)
         return self._call("POST", "/cgi-bin/webhook/send", params={"key": key}, body=payload, auth=False)

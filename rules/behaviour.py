@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
-from rules.money import fmt_threshold_wan, fmt_wan, yuan_to_fen
+from rules.money import compare_wan, fmt_gap, yuan_to_fen
 from rules.policy import BehaviourPolicy
 from rules.reasons import Reason
 
@@ -46,9 +47,9 @@ def classify_behaviour(data: BehaviourInput, policy: BehaviourPolicy) -> Behavio
         assert data.aum_fen_before is not None
         return BehaviourResult(DORMANT, [Reason(
             "behaviour.dormant",
-            f"AUM {fmt_wan(data.aum_fen)} < {fmt_threshold_wan(line)}，{contact_text}"
+            f"AUM {compare_wan(data.aum_fen, line)}，{contact_text}"
             f"（> {policy.dormant_no_contact_days} 天），近 {policy.dormant_outflow_days} 天净流出 "
-            f"{fmt_wan(data.aum_fen_before - data.aum_fen)} → 沉睡客户",
+            f"{fmt_gap(data.aum_fen_before - data.aum_fen)} → 沉睡客户",
             src, {"aum_fen": data.aum_fen, "days_since_contact": days_since},
         )])
     recent_contact = days_since is not None and days_since <= policy.active_contact_days
@@ -58,12 +59,26 @@ def classify_behaviour(data: BehaviourInput, policy: BehaviourPolicy) -> Behavio
                else f"{days_since} 天前有客户经理联系（≤ {policy.active_contact_days} 天）")
         return BehaviourResult(ACTIVE, [Reason("behaviour.active", f"{why} → 活跃客户", src,
                                                {"txn_count_3m": data.txn_count_3m})])
-    trend = ""
-    if data.aum_fen_before is not None:
-        trend = "，资产上升" if data.aum_fen > data.aum_fen_before else "，资产未增长"
+    trend = "" if data.aum_fen_before is None else f"，{asset_trend(data.aum_fen, data.aum_fen_before, policy)}"
     return BehaviourResult(POTENTIAL, [Reason(
         "behaviour.potential",
         f"近3个月交易 {data.txn_count_3m} 笔 < {policy.active_min_txn_3m}，{contact_text}"
         f"{trend}，持有 {data.product_kinds} 类产品 → 潜在客户（有待开发）",
         src, {"txn_count_3m": data.txn_count_3m, "product_kinds": data.product_kinds},
     )])
+
+
+def asset_trend(now_fen: int, before_fen: int, policy: BehaviourPolicy) -> str:
+    """The direction in words with the amount: a customer who lost half is "净流出", not "未增长"."""
+    days = policy.dormant_outflow_days
+    if now_fen > before_fen:
+        return f"近 {days} 天资产增加 {fmt_gap(now_fen - before_fen)}"
+    if now_fen == before_fen:
+        return f"近 {days} 天资产持平"
+    share = f"（{_drop_pct(now_fen, before_fen)}）" if before_fen > 0 else ""
+    return f"近 {days} 天资产净流出 {fmt_gap(before_fen - now_fen)}{share}"
+
+
+def _drop_pct(now_fen: int, before_fen: int) -> str:
+    drop = (Decimal(before_fen - now_fen) * 100 / Decimal(before_fen)).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return f"降 {drop}%" if drop > 0 else "小幅下降"

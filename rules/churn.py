@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from rules.money import fmt_threshold_wan, fmt_wan, yuan_to_fen
+from rules.money import compare_wan, fmt_ratio_line, ratio_parts, yuan_to_fen
 from rules.policy import ChurnPolicy
 from rules.reasons import Reason
 
@@ -34,21 +34,21 @@ def churn_level(current_fen: int, previous_month_ends: list[int], policy: ChurnP
     baseline = max(window)
     if baseline < yuan_to_fen(policy.min_baseline_yuan):
         return ChurnResult("none", baseline, None, [Reason(
-            "churn.small", f"基线 {fmt_wan(baseline)} < {fmt_threshold_wan(yuan_to_fen(policy.min_baseline_yuan))}，不纳入流失监测",
+            "churn.small", f"基线 {compare_wan(baseline, yuan_to_fen(policy.min_baseline_yuan))}，不纳入流失监测",
             policy.source)])
     ratio = (Decimal(current_fen) / Decimal(baseline)).quantize(Decimal("0.0001"))
-    pct = f"{(Decimal(current_fen) * 100 / Decimal(baseline)).quantize(Decimal('0.1'))}%"
-    head = f"当前 {fmt_wan(current_fen)} / 近{len(window)}个月最高月末 {fmt_wan(baseline)} = {pct}"
+    cur_text, base_text, pct = ratio_parts(current_fen, baseline, policy.warning_ratio, policy.watch_ratio)
+    head = f"当前 {cur_text} / 近{len(window)}个月最高月末 {base_text} = {pct}"
     inputs = {"current_fen": current_fen, "baseline_fen": baseline}
     if Decimal(current_fen) <= Decimal(baseline) * policy.warning_ratio:
         level: Level = "warning"
-        text = f"{head} ≤ {policy.warning_ratio * 100:.0f}% → 预警"
+        text = f"{head} ≤ {fmt_ratio_line(policy.warning_ratio)} → 预警"
     elif Decimal(current_fen) <= Decimal(baseline) * policy.watch_ratio:
         level = "watch"
-        text = f"{head} ≤ {policy.watch_ratio * 100:.0f}% → 关注"
+        text = f"{head} ≤ {fmt_ratio_line(policy.watch_ratio)} → 关注"
     else:
         level = "none"
-        text = f"{head} > {policy.watch_ratio * 100:.0f}% → 正常"
+        text = f"{head} > {fmt_ratio_line(policy.watch_ratio)} → 正常"
     return ChurnResult(level, baseline, ratio, [Reason(f"churn.{level}", text, policy.source, inputs)])
 
 
@@ -65,10 +65,10 @@ def branch_notices(watch_or_worse: int, warning: int, policy: ChurnPolicy) -> li
     out = []
     if watch_or_worse > limit:
         out.append(BranchNotice("查询通知", watch_or_worse, Reason(
-            "churn.branch_query", f"{watch_or_worse} 户资产 ≤ 基线 {policy.watch_ratio * 100:.0f}%（> {limit} 户）→ 查询通知",
+            "churn.branch_query", f"{watch_or_worse} 户资产 ≤ 基线 {fmt_ratio_line(policy.watch_ratio)}（> {limit} 户）→ 查询通知",
             policy.source)))
     if warning > limit:
         out.append(BranchNotice("预警通知", warning, Reason(
-            "churn.branch_warning", f"{warning} 户资产 ≤ 基线 {policy.warning_ratio * 100:.0f}%（> {limit} 户）→ 预警通知，督导支行网点进行挽留",
+            "churn.branch_warning", f"{warning} 户资产 ≤ 基线 {fmt_ratio_line(policy.warning_ratio)}（> {limit} 户）→ 预警通知，督导支行网点进行挽留",
             policy.source)))
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from rules.money import FEN_PER_WAN, fmt_threshold_wan, fmt_wan, yuan_to_fen
+from rules.money import fmt_threshold_wan, wan_vs, yuan_to_fen
 from rules.policy import CorporateClassRow, CorporatePolicy, Policy
 from rules.reasons import Reason
 
@@ -81,17 +81,20 @@ def classify_corporate(
     quantitative = section.fallback_name
     met: tuple[str, ...] = ()
     for row in section.classes:
-        hits, misses = _evaluate(row, metrics)
+        hits, misses = _evaluate(section, row, metrics)
         if hits:
             quantitative, met = row.name, tuple(t for t, _ in hits)
             for trigger, text in hits:
-                reasons.append(Reason(f"corporate.{trigger}", f"{text} → {row.name}", source,
+                # Under the strategic flag the numbers only say what else is met: the line must
+                # not end "→ 优质客户" beside a verdict of 战略客户.
+                outcome = f"（达{row.name}标准）" if strategic else f" → {row.name}"
+                reasons.append(Reason(f"corporate.{trigger}", f"{text}{outcome}", source,
                                       _trigger_inputs(trigger, row, metrics)))
             break
         reasons.append(Reason("corporate.not_met", f"未达{row.name}任一量化标准：{'；'.join(misses)}", source,
                               {"class": row.name}))
 
-    if quantitative == section.fallback_name:
+    if quantitative == section.fallback_name and not strategic:
         if _has_business(metrics):
             text = f"已有业务往来，但未达任一量化标准 → {section.fallback_name}（继续营销、提升合作）"
         else:
@@ -101,7 +104,8 @@ def classify_corporate(
     name = quantitative
     if strategic:
         name = section.strategic_name
-        extra = "" if quantitative == section.fallback_name else f"；量化标准另达{quantitative}"
+        extra = ("；量化标准未达任一客户类别" if quantitative == section.fallback_name
+                 else f"；量化标准另达{quantitative}")
         reasons.insert(0, Reason("corporate.strategic",
                                  f"已人工认定为{section.strategic_name}（{STRATEGIC_CRITERIA}），优先于量化标准{extra}",
                                  source, {"strategic": True}))
@@ -136,13 +140,14 @@ def scale_class(policy: Policy | CorporatePolicy, metrics: CorporateMetrics) -> 
                                      {"avg_deposit_fen": avg, "line_fen": line})])
 
 
-def _wan(value_fen: int, line_fen: int = 0) -> str:
-    """Two decimals unless rounding would hide the comparison (79.999999万 shown as "80.00万 < 80万")."""
-    text = fmt_wan(value_fen)
-    shown = Decimal(text[:-1]) * FEN_PER_WAN
-    if (shown >= line_fen) != (value_fen >= line_fen) or (shown == 0) != (value_fen == 0):
-        return fmt_wan(value_fen, places=6)
-    return text
+def _wan(value_fen: int, *lines_fen: int) -> str:
+    """Precise enough against every line of the metric (rules.money.wan_vs): 9,999.99万 beside
+    持续贡献客户 is not "10000.00万", which would read as past 优质客户's 1亿."""
+    return wan_vs(value_fen, *lines_fen)
+
+
+def _metric_lines(section: CorporatePolicy, attr: str) -> list[int]:
+    return [yuan_to_fen(getattr(row, attr)) for row in section.classes]
 
 
 def _section(policy: Policy | CorporatePolicy) -> CorporatePolicy:
@@ -172,27 +177,30 @@ def _has_business(m: CorporateMetrics) -> bool:
                 m.payroll_fen, m.credit_cards, m.loan_balance_fen))
 
 
-def _evaluate(row: CorporateClassRow, m: CorporateMetrics) -> tuple[list[tuple[str, str]], list[str]]:
+def _evaluate(section: CorporatePolicy, row: CorporateClassRow,
+              m: CorporateMetrics) -> tuple[list[tuple[str, str]], list[str]]:
     """(met triggers with their text, one-line misses) for one class row."""
     hits: list[tuple[str, str]] = []
     misses: list[str] = []
 
-    def money(trigger: str, label: str, value: int, line_yuan: Decimal) -> None:
-        line = yuan_to_fen(line_yuan)
+    def money(trigger: str, label: str, value: int, attr: str) -> None:
+        line = yuan_to_fen(getattr(row, attr))
+        shown = _wan(value, *_metric_lines(section, attr))
         if value >= line:
-            hits.append((trigger, f"{label} {_wan(value, line)} ≥ {fmt_threshold_wan(line)}"))
+            hits.append((trigger, f"{label} {shown} ≥ {fmt_threshold_wan(line)}"))
         else:
-            misses.append(f"{label} {_wan(value, line)} < {fmt_threshold_wan(line)}")
+            misses.append(f"{label} {shown} < {fmt_threshold_wan(line)}")
 
-    money("avg_deposit", "日均对公存款", m.avg_deposit_fen, row.avg_deposit_yuan)
-    money("point_deposit", "时点对公存款（月末/季末/年末）", m.point_deposit_fen, row.point_deposit_yuan)
-    money("pos", "POS 月结算量", m.pos_settlement_fen, row.pos_monthly_yuan)
+    money("avg_deposit", "日均对公存款", m.avg_deposit_fen, "avg_deposit_yuan")
+    money("point_deposit", "时点对公存款（月末/季末/年末）", m.point_deposit_fen, "point_deposit_yuan")
+    money("pos", "POS 月结算量", m.pos_settlement_fen, "pos_monthly_yuan")
 
     pay_line = yuan_to_fen(row.payroll_monthly_yuan)
     heads_ok = m.payroll_headcount >= row.payroll_headcount
     amount_ok = m.payroll_fen >= pay_line
     heads = f"代发人数 {m.payroll_headcount}人 {'≥' if heads_ok else '<'} {row.payroll_headcount}人"
-    amount = f"月代发额 {_wan(m.payroll_fen, pay_line)} {'≥' if amount_ok else '<'} {fmt_threshold_wan(pay_line)}"
+    amount = (f"月代发额 {_wan(m.payroll_fen, *_metric_lines(section, 'payroll_monthly_yuan'))} "
+              f"{'≥' if amount_ok else '<'} {fmt_threshold_wan(pay_line)}")
     if heads_ok and amount_ok:
         hits.append(("payroll", f"代发工资：{heads} 且 {amount}"))
     elif heads_ok or amount_ok:

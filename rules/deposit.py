@@ -13,9 +13,7 @@ given to exactly one class, and the policy says which:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
-
-from rules.money import FEN_PER_WAN, fmt_threshold_wan, fmt_wan, yuan_to_fen
+from rules.money import fmt_threshold_wan, wan_vs, yuan_to_fen
 from rules.policy import DepositClassPolicy, Policy
 from rules.reasons import Reason
 
@@ -135,13 +133,5 @@ def _months(months: int) -> str:
 
 
 def _wan(value_fen: int, *lines_fen: int) -> str:
-    """Two decimals unless rounding would hide a comparison (9999.99元 is not "1.00万 < 1万")."""
-    text = fmt_wan(value_fen)
-    shown = Decimal(text[:-1]) * FEN_PER_WAN
-    if any(_sign(shown - line) != _sign(Decimal(value_fen - line)) for line in lines_fen):
-        return fmt_wan(value_fen, places=6)
-    return text
-
-
-def _sign(x: Decimal) -> int:
-    return (x > 0) - (x < 0)
+    """9999.99元 is not "1.00万 < 1万": the shared rule of rules.money.wan_vs."""
+    return wan_vs(value_fen, *lines_fen)

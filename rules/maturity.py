@@ -38,3 +38,32 @@ def ratio_scaled(ratio: object, scale: int = 1_000_000) -> int:
     if value != value.to_integral_value():
         raise ValueError(f"ratio {ratio} has more precision than 1/{scale}")
     return int(value)
+
+
+def due_in(maturity: date, today: date) -> str:
+    """The one relative-day wording of every answer and push: 今天到期 / 明天到期 / N 天后到期.
+
+    "剩余 0 天" and "（0 天后）" read as a bug to an RM; today and tomorrow are what they say."""
+    days = (maturity - today).days
+    if days == 0:
+        return "今天到期"
+    if days == 1:
+        return "明天到期"
+    if days < 0:
+        return f"已到期 {-days} 天"
+    return f"{days} 天后到期"
+
+
+def due_text(maturity: date, today: date) -> str:
+    """With the date where it is not today or tomorrow: "今天到期", "12-05 到期（3 天后）"."""
+    days = (maturity - today).days
+    if days in (0, 1):
+        return ("⚠ " if days == 0 else "") + due_in(maturity, today)
+    if days < 0:
+        return f"{maturity:%m-%d} 已到期（{-days} 天前）"
+    return f"{maturity:%m-%d} 到期（{days} 天后）"
+
+
+def is_urgent(maturity: date, today: date) -> bool:
+    """Maturing today (or already): lists put these first whatever their amount."""
+    return maturity <= today

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from rules.money import fmt_threshold_wan, fmt_wan
+from rules.money import compare_wan, fmt_threshold_wan
 from rules.policy import TierPolicy, TierRow
 from rules.reasons import Reason
 
@@ -90,7 +90,7 @@ def classify_tier(data: TierInput, policy: TierPolicy) -> TierResult:
         if by_best is not by_basis:
             reasons.append(Reason(
                 "tier.fast_upgrade",
-                f"时点余额 {fmt_wan(point)} ≥ {fmt_threshold_wan(by_best.min_fen)} → 即时升级为{by_best.name}（快升）",
+                f"时点余额 {compare_wan(point, by_best.min_fen, *_lines(policy))} → 即时升级为{by_best.name}（快升）",
                 src, {"point_fen": point, "line_fen": by_best.min_fen},
             ))
         elif change == "upgrade":
@@ -120,7 +120,7 @@ def classify_tier(data: TierInput, policy: TierPolicy) -> TierResult:
     risk = DowngradeRisk(held.min_fen, below, required, basis_fen)
     reasons.append(Reason(
         "tier.downgrade_risk",
-        f"月日均 {fmt_wan(basis_fen)} < {fmt_threshold_wan(held.min_fen)}，已连续 {below}/{required} 个月，"
+        f"月日均 {compare_wan(basis_fen, held.min_fen, *_lines(policy))}，已连续 {below}/{required} 个月，"
         f"暂保留{held.name}（缓降）",
         policy.downgrade_source, {"months_below": below, "required": required, "line_fen": held.min_fen},
     ))
@@ -132,12 +132,17 @@ def _ladder_reason(label: str, amount: int, row: TierRow, policy: TierPolicy) ->
     i = policy.rank(row.name)
     upper = policy.ladder[i - 1] if i > 0 else None
     if row.min_fen > 0:
-        text = f"{label} {fmt_wan(amount)} ≥ {fmt_threshold_wan(row.min_fen)} → {row.name}"
+        text = f"{label} {compare_wan(amount, row.min_fen, *_lines(policy))} → {row.name}"
     else:
         assert upper is not None
-        text = f"{label} {fmt_wan(amount)} < {fmt_threshold_wan(upper.min_fen)} → {row.name}"
+        text = f"{label} {compare_wan(amount, upper.min_fen, *_lines(policy))} → {row.name}"
     return Reason("tier.ladder", text, row.source or policy.source,
                   {"amount_fen": amount, "line_fen": row.min_fen, "basis": label})
+
+
+def _lines(policy: TierPolicy) -> list[int]:
+    """Every line of the ladder: a figure beside one line must not read as past another."""
+    return [row.min_fen for row in policy.ladder if row.min_fen > 0]
 
 
 def _next_row(row: TierRow, policy: TierPolicy) -> TierRow | None:

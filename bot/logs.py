@@ -83,7 +83,10 @@ def register_settings(settings: "Settings") -> None:
     for name in type(settings).model_fields:
         value = getattr(settings, name, None)
         if isinstance(value, SecretStr):
-            register_secret(value.get_secret_value())
+            secret = value.get_secret_value()
+            register_secret(secret)
+            for part in secret.split(","):  # lists of keys (retired audit keys)
+                register_secret(part.strip())
     try:
         register_secret(make_url(settings.database_url).password)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001  (a malformed URL is reported by the command, not here)

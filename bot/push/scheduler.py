@@ -7,7 +7,7 @@ outbox's unique keys, and delivery claims rows under locks, so replicas never do
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -56,6 +56,7 @@ def build_scheduler(service: PushService, worker: DeliveryWorker, times: dict[st
         hour, minute = parse_hhmm(times.get(kind) or DEFAULT_TIMES.get(kind, "08:30"))
         sched.add_job(run_kind, CronTrigger(hour=hour, minute=minute, timezone=clock.SHANGHAI),
                       args=[service, worker, kind], id=f"push-{kind}", replace_existing=True)
-    # Retries and anything a crashed replica left behind.
-    sched.add_job(worker.drain, "interval", seconds=deliver_every_seconds, id="push-deliver", replace_existing=True)
+    # Retries and anything a crashed replica left behind: at start, then every few seconds.
+    sched.add_job(worker.drain, "interval", seconds=deliver_every_seconds, id="push-deliver", replace_existing=True,
+                  next_run_time=datetime.now(clock.SHANGHAI))
     return sched

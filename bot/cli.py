@@ -12,10 +12,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.cli_calendar import calendar_app
+from bot.cli_audit import audit_app
 from bot.cli_campaign import campaign_app, lint_cmd
 from bot.cli_import import export_cmd, import_cmd
 from bot.cli_push import push_app
@@ -32,6 +33,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(calendar_app, name="calendar", help="中国工作日日历（法定节假日与调休）Chinese working days.")
 app.add_typer(push_app, name="push")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(audit_app, name="audit")
 app.command("import", help="导入行内数据文件（CSV/XLSX，UTF-8/GBK）Import bank extracts; see docs/IMPORT.md.")(import_cmd)
 app.command("export", help="导出为导入所用格式 Export in the import formats (round-trips).")(export_cmd)
 app.command("lint", help="检查营销文案是否合规（UTF-8/GBK）Lint marketing copy: exit 1 on blocking findings, 2 if unreadable.")(lint_cmd)
@@ -117,6 +119,7 @@ def seed(
     data_date: Annotated[Optional[str], typer.Option(help="数据日期 YYYY-MM-DD (default: yesterday)")] = None,
     reset: Annotated[bool, typer.Option(help="清空后重建 drop all data first")] = False,
     if_empty: Annotated[bool, typer.Option(help="已有数据则跳过 skip if data exists")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="确认 --reset 删除审计日志 confirm that --reset deletes the audit log")] = False,
 ) -> None:
     """Build the deterministic synthetic demo bank (scales to 1,000,000 customers)."""
     from bot.store.migrate import alembic_config, upgrade
@@ -135,6 +138,12 @@ def seed(
     try:
         if reset and has_schema(engine):
             from alembic import command
+
+            with engine.connect() as conn:
+                audited = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+            if audited and not yes:
+                fail(f"数据库中有 {audited} 条审计日志，--reset 会将其全部删除；确认请加 --yes（建议先备份）。"
+                     f"The database holds {audited} audit log rows that --reset would delete: add --yes to confirm.")
 
             cfg = alembic_config()
             with engine.begin() as conn:
@@ -233,18 +242,6 @@ def staff_unlink(platform: str, external_id: str) -> None:
         if not unlink_identity(s, platform, external_id):
             fail(f"没有该关联 No such link: {platform}:{external_id}", 1)
     out.print("已解除关联 Unlinked")
-
-
-@app.command()
-def audit(last: Annotated[int, typer.Option(min=1, max=10_000)] = 20) -> None:
-    """Show the newest audit log entries."""
-    from bot.store.models import AuditLog
-
-    with session_scope(_engine(_settings())) as s:
-        rows = s.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(last)).scalars().all()
-    for r in reversed(rows):
-        out.print(f"{r.at:%Y-%m-%d %H:%M:%S} {r.staff_id or '-':8s} {r.platform}/{r.channel_kind} "
-                  f"{r.action:8s} {r.target or '-':10s} {r.outcome}", markup=False, highlight=False)
 
 
 @app.command()

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     wecom_aes_key: SecretStr | None = Field(default=None, alias="WECOM_ENCODING_AES_KEY")
     wecom_api_url: str = Field(default="https://qyapi.weixin.qq.com", alias="WECOM_API_URL")
 
+    # Tamper-evident audit log (issue 13): the HMAC key that chains audit rows, and retired keys
+    # (comma-separated) kept only to verify older rows. See README, "Audit log".
+    audit_key: SecretStr | None = Field(default=None, alias="RMBOT_AUDIT_KEY")
+    audit_old_keys: SecretStr | None = Field(default=None, alias="RMBOT_AUDIT_OLD_KEYS")
+
     host: str = Field(default="127.0.0.1", alias="RMBOT_HOST")
     port: int = Field(default=3000, alias="RMBOT_PORT")
 

@@ -39,7 +39,12 @@ def test_seed_reset_rebuilds(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     assert run(["seed", "--customers", "100", "--data-date", "2026-11-20"], db).returncode == 0
     run(["ask", "--as", "RM001", "/tier C0000001"], db)  # leaves an audit entry
-    rebuilt = run(["seed", "--customers", "120", "--reset", "--data-date", "2026-11-20"], db)
+    refused = run(["seed", "--customers", "120", "--reset", "--data-date", "2026-11-20"], db)
+    assert refused.returncode == 2 and "审计日志" in refused.stderr and "--yes" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    kept = run(["audit", "--last", "5"], db)
+    assert "C0000001" in kept.stdout  # nothing was dropped
+    rebuilt = run(["seed", "--customers", "120", "--reset", "--yes", "--data-date", "2026-11-20"], db)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "120 位客户" in rebuilt.stdout
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Index, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, Text, UniqueConstraint, event, text
+from sqlalchemy.orm import Session as SASession
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -161,9 +162,14 @@ class Contact(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
-    """Append-only (enforced by triggers in the migration): who looked at what, and the answer."""
+    """Append-only and tamper-evident: who looked at what, and the answer.
+
+    Triggers (migrations 0001, 0008) refuse UPDATE, DELETE and out-of-order inserts; each row is
+    chained to the one before by `mac` (bot.store.audit_chain, computed on flush for every
+    session), and `rmbot audit verify` checks the chain against the head kept in `audit_head`."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ux_audit_log_seq", "seq", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=ShanghaiDateTime, index=True)
     staff_id: str | None = Field(default=None, max_length=16, index=True)
@@ -174,7 +180,32 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=32)
     target: str | None = Field(default=None, max_length=64)
     outcome: str = Field(max_length=16)  # allowed | denied | not_found | error
-    detail: str | None = Field(default=None, max_length=500)
+    detail: str | None = Field(default=None, sa_type=Text)
+    """Unbounded (migration 0008): a disclosure names every customer it showed."""
+    seq: int | None = Field(default=None, sa_type=BigInteger, nullable=False)
+    """1, 2, 3 … without gaps: the row's place in the chain (set on flush, never by callers)."""
+    key_id: str | None = Field(default=None, max_length=16, nullable=False)
+    """Which key signed `mac` (derived from the key; "demo" for the public demo key)."""
+    mac: str | None = Field(default=None, max_length=64, nullable=False)
+    """HMAC-SHA256 (hex) over the row's fields, seq, key id and the previous row's mac."""
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain head, kept apart from the log: the newest seq and mac. Advanced only by the
+    insert trigger, so emptying or cutting the log's tail leaves a head that no longer matches."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(primary_key=True)
+    seq: int = Field(sa_type=BigInteger)
+    mac: str = Field(max_length=64)
+
+
+@event.listens_for(SASession, "before_flush")
+def _chain_audit_rows(session: SASession, _flush_context: object, _instances: object) -> None:
+    """Every session that adds AuditLog rows chains them here: no write path can forget it."""
+    from bot.store.audit_chain import chain_pending
+
+    chain_pending(session)
 
 
 class DataLoad(SQLModel, table=True):

@@ -15,7 +15,8 @@ from rules.advice import Maturing, next_action
 from rules.behaviour import BehaviourInput, classify_behaviour
 from rules.churn import LEVEL_ZH, churn_level
 from rules.masking import aum_band, mask_name, mask_phone
-from rules.money import fmt_threshold_wan, fmt_wan
+from rules.maturity import due_in
+from rules.money import compare_wan, fmt_wan
 from rules.tiering import MonthAum, TierInput, classify_tier
 
 USAGE = "/tier <客户号>，例：/tier C0000001"
@@ -59,13 +60,18 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
         BehaviourInput(today, current, before, p.last_contact, txn_3m, len(kinds)), policy.behaviour
     )
     churn = churn_level(current, [m.month_end_fen for m in complete], policy.churn)
+    # The same figure /churn and the push show as 流向他行 (seed 002: 针对性挽留): never hidden here.
+    other_bank_fen = p.balance.outflow_other_bank_fen if p.balance is not None else 0
     horizon = today + timedelta(days=policy.maturity.lookahead_days)
-    maturing = [h for h in p.holdings
-                if h.maturity_date and h.kind in policy.maturity.kinds and today <= h.maturity_date <= horizon]
+    maturing = sorted((h for h in p.holdings
+                       if h.maturity_date and h.kind in policy.maturity.kinds and today <= h.maturity_date <= horizon),
+                      key=lambda h: (h.maturity_date, -h.amount_fen))  # soonest first: today's is the urgent one
     advice = next_action(
         today=today, tier=tier_res, behaviour_status=behaviour.status, churn=churn,
         maturing=[Maturing(h.kind, h.amount_fen, h.maturity_date) for h in maturing if h.maturity_date],
-        maturing_days=policy.advice.maturing_days, point_fen=current, policy=policy.tiers, amounts=not ctx.masked,
+        maturing_days=policy.maturity.window_days, point_fen=current, policy=policy.tiers, amounts=not ctx.masked,
+        other_bank_fen=other_bank_fen, last_contact=p.last_contact,
+        stale_contact_days=policy.behaviour.dormant_no_contact_days,
     )
 
     masked = ctx.masked
@@ -81,7 +87,7 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
     if tier_res.downgrade_risk is not None:
         r = tier_res.downgrade_risk
         reply.add("降级风险", f"月日均低于标准已连续 {r.months_below}/{r.months_required} 个月"
-                  + ("" if masked else f"（{fmt_wan(r.latest_avg_fen)} < {fmt_threshold_wan(r.line_fen)}）"))
+                  + ("" if masked else f"（{compare_wan(r.latest_avg_fen, r.line_fen)}）"))
     else:
         reply.add("降级风险", "无")
     reply.add("行为状态", behaviour.status if masked else f"{behaviour.status}：{behaviour.reasons[0].text}")
@@ -92,14 +98,16 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
     if not masked:
         churn_text += f"：{churn.reasons[0].text}"
     reply.add("流失预警", churn_text)
+    if other_bank_fen > 0:
+        reply.add("资金流向", f"流向他行 {money(other_bank_fen)}" + ("" if masked else "（需针对性挽留）"))
     if not masked and c.phone:
         reply.add("联系电话", c.phone)
     elif c.phone:
         reply.add("联系电话", mask_phone(c.phone))
     if maturing:
         rows = [[h.kind + ("" if masked else f" {h.product_name}"), money(h.amount_fen), f"{h.maturity_date}",
-                 f"{(h.maturity_date - today).days} 天" if h.maturity_date else ""] for h in maturing]
-        reply.tables.append(Table(title=f"近 {policy.maturity.lookahead_days} 天到期", columns=["产品", "金额", "到期日", "剩余"], rows=rows))
+                 due_in(h.maturity_date, today) if h.maturity_date else ""] for h in maturing]
+        reply.tables.append(Table(title=f"近 {policy.maturity.lookahead_days} 天到期", columns=["产品", "金额", "到期日", "距到期"], rows=rows))
     reply.add("建议", advice.text)
     reply.notes.append(f"数据日期 {p.data_date or '—'} · 口径 {tier_res.basis_label} · 规则 {policy.version}")
     if masked:

@@ -133,7 +133,10 @@ def maturing_rows(session: Session, policy: Policy, start: date, end: date, scop
         .join(branch, branch.id == branch_id)
         .join(Staff, Staff.id == Customer.rm_id)
         .where(Holding.maturity_date.between(start, end), Holding.kind.in_(policy.maturity.kinds))
-        .order_by(branch_id, Customer.rm_id, Holding.amount_fen.desc(), Holding.id)
+        # Per RM, what matures on the first day of the window (today) comes first whatever its
+        # amount (rules.maturity.is_urgent); then largest first, as DOMAIN.md §4 asks.
+        .order_by(branch_id, Customer.rm_id, case((Holding.maturity_date <= start, 0), else_=1),
+                  Holding.amount_fen.desc(), Holding.id)
     )
     if exclude_handled:
         stmt = stmt.where(_not_handled(ref))

@@ -85,7 +85,8 @@ def test_maturing_rows_are_ordered_and_identical_on_both_databases(rmbot: Harnes
             rows = list(maturing_rows(s, P, start, end))
         lists.append([(r.branch_id, r.rm_id, r.customer_id, r.amount_fen, r.maturity_date) for r in rows])
         assert rows and all(start <= r.maturity_date <= end and r.kind in P.maturity.kinds for r in rows)
-        keys = [(r.branch_id, r.rm_id, -r.amount_fen) for r in rows]
+        # Per RM, what matures today (the window's first day) first, then largest first (issue 15).
+        keys = [(r.branch_id, r.rm_id, r.maturity_date > start, -r.amount_fen) for r in rows]
         assert keys == sorted(keys)
     assert lists[0] == lists[1]
 

@@ -40,6 +40,8 @@ U_WANG = "UWANGFANG"  # RM001 王芳, rm at 城东支行, owns C0000001 and C000
 U_LI = "ULILEI001"  # RM002 李雷, rm at 城东支行, owns C0000003
 U_ZHAO = "UZHAOBM01"  # BM001 赵敏, branch manager of 城东支行
 U_NOBODY = "UNOTLINKED"
+TEAM = "T00000001"  # the workspace the app is installed in (the fake's auth.test answers it)
+OTHER_TEAM = "T0FOREIGN"
 
 
 def build_store(path: Path) -> Engine:
@@ -131,11 +133,12 @@ class SlackSim:
         return self.http.post(self.url, content=body.encode("utf-8"), headers=all_headers)
 
     def command(self, name: str, text: str = "", *, user: str = U_WANG, channel: str = "D0RMBOT01",
-                channel_name: str = "directmessage", drop: tuple[str, ...] = ()) -> tuple[httpx.Response, str]:
+                channel_name: str = "directmessage", drop: tuple[str, ...] = (),
+                team: str = TEAM) -> tuple[httpx.Response, str]:
         """A slash command; returns the HTTP response and the response_url to watch."""
         response_url = self.fake.response_url(uuid.uuid4().hex)
         form = {
-            "token": "deprecated", "team_id": "T00000001", "team_domain": "bank", "channel_id": channel,
+            "token": "deprecated", "team_id": team, "team_domain": "bank", "channel_id": channel,
             "channel_name": channel_name, "user_id": user, "user_name": "someone", "command": f"/{name}",
             "text": text, "api_app_id": "A0RMBOT01", "is_enterprise_install": "false",
             "response_url": response_url, "trigger_id": "1.2.3",
@@ -145,12 +148,12 @@ class SlackSim:
         return self.post(urlencode(form)), response_url
 
     def event(self, event: dict[str, Any], *, event_id: str | None = None,
-              headers: dict[str, str] | None = None) -> tuple[httpx.Response, str]:
+              headers: dict[str, str] | None = None, team: str = TEAM) -> tuple[httpx.Response, str]:
         event_id = event_id or "Ev" + uuid.uuid4().hex[:10].upper()
         body = {
-            "token": "deprecated", "team_id": "T00000001", "api_app_id": "A0RMBOT01", "type": "event_callback",
+            "token": "deprecated", "team_id": team, "api_app_id": "A0RMBOT01", "type": "event_callback",
             "event_id": event_id, "event_time": int(time.time()), "event": event,
-            "authorizations": [{"team_id": "T00000001", "user_id": "UBOT00001", "is_bot": True}],
+            "authorizations": [{"team_id": team, "user_id": "UBOT00001", "is_bot": True}],
         }
         return self.post(json.dumps(body), content_type="application/json", headers=headers), event_id
 
@@ -159,17 +162,18 @@ class SlackSim:
 
 
 def block_actions(*, user: str, channel: str, message: dict[str, Any] | None, block_id: str,
-                  action_id: str, value: str, response_url: str, ephemeral: bool = False) -> dict[str, Any]:
+                  action_id: str, value: str, response_url: str, ephemeral: bool = False,
+                  team: str = TEAM, user_team: str | None = None) -> dict[str, Any]:
     """A block_actions payload as Slack sends it for a click on one of our buttons."""
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": {"id": user, "username": "someone", "team_id": "T00000001"},
+        "user": {"id": user, "username": "someone", "team_id": user_team or team},
         "api_app_id": "A0RMBOT01",
         "token": "deprecated",
         "container": {"type": "message", "message_ts": (message or {}).get("ts", "1.1"), "channel_id": channel,
                       "is_ephemeral": ephemeral},
         "trigger_id": "1.2.3",
-        "team": {"id": "T00000001", "domain": "bank"},
+        "team": {"id": team, "domain": "bank"},
         "channel": {"id": channel, "name": "private" if channel.startswith("D") else "rm-team"},
         "response_url": response_url,
         "actions": [{"type": "button", "block_id": block_id, "action_id": action_id, "value": value,

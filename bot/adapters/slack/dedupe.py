@@ -21,6 +21,8 @@ log = logging.getLogger("rmbot.slack")
 
 
 def event_key(body: dict) -> str | None:
+    """The one definition of "an Events API delivery": these are deduped by event_id (Slack
+    retries them, re-signed); every other request by its signature (endpoint.py)."""
     if isinstance(body, dict) and body.get("type") == "event_callback" and body.get("event_id"):
         return f"event:{body['event_id']}"
     return None

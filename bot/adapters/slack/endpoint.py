@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.adapters.slack.app import build_app
+from bot.adapters.slack.dedupe import event_key
 from bot.adapters.slack.handlers import ACK_SENT, RECEIVED_AT
 from bot.adapters.slack.inbound import shape_problem
 from bot.config import Settings
@@ -42,7 +43,9 @@ class SlackEndpoint:
     def __init__(self, app: App, signing_secret: str, seen: Deduper | None = None) -> None:
         """`seen` remembers signatures: a request captured on the wire and sent again within the
         5-minute signature window must not run twice (the timestamp check alone lets it through).
-        Slack's own event retries carry x-slack-retry-num and are left to the event_id dedupe."""
+        Events API deliveries are the exception: Slack retries those (and only those), and the
+        event_id dedupe processes each once. No header decides this: `x-slack-retry-num` is not
+        signed, so anyone replaying a captured click or command could add it."""
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
         self.seen = seen or MemoryDeduper(ttl=REPLAY_WINDOW)
@@ -76,7 +79,7 @@ class SlackEndpoint:
     def _dispatch(self, request: BoltRequest) -> BoltResponse | None:
         """In a worker thread: the replay guard may be the store (a write), and Bolt's
         listeners may wait for the core; neither may block the event loop. None: a replay."""
-        if "x-slack-retry-num" not in request.headers and not self.seen.first_seen(f"sig:{_signature(request)}"):
+        if event_key(request.body) is None and not self.seen.first_seen(f"sig:{_signature(request)}"):
             log.warning("replayed Slack request refused")
             return None
         return self.app.dispatch(request)

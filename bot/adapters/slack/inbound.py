@@ -7,21 +7,27 @@ from typing import Any
 
 from bot.core.request import ChannelKind
 
-GROUP_TYPES = frozenset({"channel", "group", "mpim", "private_channel", "public_channel"})
+
+DM_LABELS = {"channel_type": "im", "channel_name": "directmessage"}
 
 
 def channel_kind(channel_id: str | None, channel_type: str | None = None,
                  channel_name: str | None = None) -> ChannelKind:
-    """DM only when Slack says so; anything unclear counts as a group, so data gets masked."""
-    if channel_type == "im":
-        return "dm"
-    if channel_type in GROUP_TYPES:
+    """The channel id decides: Slack's DM ids start with D; everything else (C public, G
+    private or group DM, anything unknown) is a group, so data gets masked.
+
+    `channel_type` and `channel_name` are labels beside the id: they can only make a D… channel
+    count as a group (a label that disagrees is treated as the stricter case), never make a C…
+    or G… channel a DM. A payload saying `directmessage` about C… would otherwise show a DM's
+    unmasked data to the whole channel Slack delivers it to.
+    """
+    if not (isinstance(channel_id, str) and channel_id.startswith("D")):
         return "group"
-    if channel_name == "directmessage":
-        return "dm"
-    if channel_id and channel_id.startswith("D"):
-        return "dm"
-    return "group"
+    if channel_type is not None and channel_type != DM_LABELS["channel_type"]:
+        return "group"
+    if channel_name is not None and channel_name != DM_LABELS["channel_name"]:
+        return "group"
+    return "dm"
 
 
 def command_text(command: str, text: str | None) -> str:

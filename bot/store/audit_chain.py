@@ -80,6 +80,9 @@ class Keyring:
 
 
 _keyring: Keyring | None = None
+KEYRING_INFO = "audit_keyring"
+"""`Session(info={KEYRING_INFO: keyring})` signs that session's rows with another keyring (tools,
+tests); a key the verifier is not given shows up as an unknown key, so this cannot hide anything."""
 
 
 def current_keyring() -> Keyring:
@@ -143,7 +146,7 @@ def chain_pending(session: Any) -> None:
     if not new:
         return
     new.sort(key=lambda o: sa_inspect(o).insert_order)
-    keyring = current_keyring()
+    keyring = session.info.get(KEYRING_INFO) or current_keyring()
     seq, mac = read_head(session.connection())
     for obj in new:
         _normalise(obj)

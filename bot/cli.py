@@ -112,6 +112,25 @@ def db_current() -> None:
     out.print(current_revision(_engine(_settings())) or "（未初始化 not initialised）")
 
 
+@db_app.command("grants")
+def db_grants(
+    app_role: Annotated[str, typer.Option(help="运行机器人的角色 the role the bot runs as")] = "rmbot_app",
+    import_role: Annotated[Optional[str], typer.Option(help="夜间导入的角色 the nightly import's role")] = None,
+    schema: Annotated[str, typer.Option(help="模式 schema")] = "public",
+) -> None:
+    """Print the PostgreSQL grants of the role split (docs/SECURITY.md); run them as the owner."""
+    from bot.store.roles import app_role_grants, import_role_grants
+
+    try:
+        statements = app_role_grants(app_role, schema)
+        if import_role:
+            statements += ["-- as a superuser:"] + import_role_grants(import_role, app_role)
+    except ValueError as exc:
+        fail(str(exc))
+    for statement in statements:
+        sys.stdout.write(statement + ("\n" if statement.startswith("--") else ";\n"))
+
+
 @app.command()
 def seed(
     customers: Annotated[int, typer.Option(min=20, max=5_000_000, help="客户数 number of customers")] = 2000,

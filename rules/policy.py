@@ -101,7 +101,9 @@ class ChurnPolicy(_Frozen):
     warning_ratio: Decimal
     branch_notice_above_count: int
     recovery_months: int
-    min_baseline_yuan: Decimal
+    min_baseline_yuan: Decimal = Field(ge=0)
+    """Monitored floor: customers whose baseline is under it are not churn cases (seed 002: 5万+)."""
+    min_baseline_source: str = ""
 
 
 class MaturityPolicy(_Frozen):

@@ -56,9 +56,18 @@ def test_churn_ignores_tiny_balances_and_missing_history() -> None:
 
 
 def test_churn_ratio_is_exact() -> None:
-    res = churn_level(2 * WAN, [3 * WAN], P.churn)
+    res = churn_level(20 * WAN, [30 * WAN], P.churn)  # above the monitored 5万 floor (issue 15)
     assert res.ratio == Decimal("0.6667")
     assert "66.7%" in res.reasons[0].text
+
+
+def test_only_customers_with_5wan_or_more_are_monitored() -> None:
+    """Seed 002 monitors "存量金融资产5万元以上客户"; the floor is the policy's, with its source."""
+    assert P.churn.min_baseline_yuan == 50000 and "5万元以上" in P.churn.min_baseline_source
+    below = churn_level(0, [5 * WAN - 1], P.churn)
+    assert below.level == "none" and below.reasons[0].text == "基线 4.999999万 < 5万，不纳入流失监测"
+    assert churn_level(0, [5 * WAN], P.churn).level == "warning"
+    assert churn_level(int(0.8 * 3 * WAN), [3 * WAN], P.churn).level == "none"  # 3万 was monitored at 1万
 
 
 def test_branch_notices_need_more_than_ten() -> None:

@@ -96,10 +96,11 @@ def check_whole_bank(engine: Engine) -> None:
         (date(2026, 9, 30), 892), (date(2026, 10, 31), 900), (DATA_DATE, 797)]
     assert (s.new_individual, s.new_corporate, s.new_until) == (1, 1, TODAY)
     assert (s.dormant, s.dormant_ref_day) == (2, TODAY)  # C04, C11
-    # churn: C03 and C12 at ≤ 50%, C04, C05, C11 at ≤ 80%; C03's item handled
+    # churn: C03 and C12 at ≤ 50%, C04, C05 at ≤ 80%; C03's item handled. C11 (3万 → 2万) is under
+    # the monitored 5万 floor (seed 002 "存量金融资产5万元以上客户", issue 15)
     c = s.churn
-    assert (c.as_of, c.watch, c.warning, c.handled) == (DATA_DATE, 3, 2, 1)
-    assert (c.cases, c.new_cases, c.recovered, c.lost) == (7, 4, 1, 1)
+    assert (c.as_of, c.watch, c.warning, c.handled) == (DATA_DATE, 2, 2, 1)
+    assert (c.cases, c.new_cases, c.recovered, c.lost) == (6, 3, 1, 1)
     assert [(b.branch_id, b.branch_name, b.managers, b.cases, b.oldest_flag) for b in c.overdue] == [
         ("SB01", "西湖支行", "钱支行", 1, date(2026, 7, 10)), ("SB02", "滨江支行", "孙支行", 1, date(2026, 8, 1))]
     # maturing in November: 10万 已承接, 5万 已联系, 100万 已流失, 20万 not followed up; 基金 and 12-05 left out
@@ -112,13 +113,13 @@ def check_whole_bank(engine: Engine) -> None:
     assert [(f.rm_id, f.rm_name, f.branch_id, f.maturing, f.maturing_done, f.churn, f.churn_done, f.open)
             for f in s.followups] == [
         ("RM002", "李强", "SB01", 1, 0, 2, 0, 3),
-        ("RM003", "赵敏", "SB02", 1, 1, 2, 0, 2),
+        ("RM003", "赵敏", "SB02", 1, 1, 1, 0, 1),
         ("RM001", "王芳", "SB01", 2, 2, 1, 1, 0),
     ]
     assert [(b.branch_id, b.branch_name, b.customers, b.opening_fen // WAN, b.closing_fen // WAN, b.churn_listed,
              b.churn_warning, b.maturing_fen // WAN, b.retained_fen // WAN, b.items, b.done) for b in s.branches] == [
         ("SB01", "西湖支行", 8, 157, 135, 3, 1, 35, 10, 6, 3),
-        ("SB02", "滨江支行", 3, 743, 662, 2, 1, 100, 0, 3, 1),
+        ("SB02", "滨江支行", 3, 743, 662, 1, 1, 100, 0, 2, 1),
     ]
 
 
@@ -153,7 +154,7 @@ def test_one_branch(bank: Engine) -> None:
     assert [f.rm_id for f in s.followups] == ["RM002", "RM001"]
     assert s.dormant == 1
     other = summary(bank, SB02)
-    assert (other.aum.closing_fen, other.churn.listed, other.dormant) == (662 * WAN, 2, 1)
+    assert (other.aum.closing_fen, other.churn.listed, other.dormant) == (662 * WAN, 1, 1)  # C11 under 5万
     assert [f.rm_id for f in other.followups] == ["RM003"]
 
 
@@ -181,7 +182,7 @@ def test_today_compares_with_the_previous_snapshot(bank: Engine) -> None:
     s = summary(bank, ALL, "今日")
     assert (s.opening, s.closing) == (Snapshot(date(2026, 10, 31), "month_end"), Snapshot(DATA_DATE, "balance"))
     assert s.maturing.items == 0  # nothing matures on 11-21
-    assert s.churn.new_cases == 0 and s.churn.listed == 5
+    assert s.churn.new_cases == 0 and s.churn.listed == 4  # C11 is under the monitored 5万 floor
 
 
 def test_week_counts_maturing_within_the_week(bank: Engine) -> None:

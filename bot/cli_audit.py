@@ -109,3 +109,17 @@ def checkpoint() -> None:
         _fail("链头记录 audit_head 不见了，请运行 rmbot audit verify。The chain head is missing.", 1)
         return
     out.print(f"{head.seq}:{head.mac}", markup=False)
+
+
+def require_serving_key(engine) -> None:  # noqa: ANN001
+    """`rmbot serve` without RMBOT_AUDIT_KEY: refused on PostgreSQL (production), a loud warning
+    on SQLite (the demo). With the public demo key the chain proves nothing to an auditor."""
+    keyring = _keyring()
+    if not keyring.is_demo:
+        return
+    if engine.dialect.name != "sqlite":
+        _fail("未设置 RMBOT_AUDIT_KEY：审计日志无法防篡改，拒绝在生产数据库上启动（见 README「审计日志」）。"
+              "RMBOT_AUDIT_KEY is not set: refusing to serve a production database with the public demo key.")
+    err.print("[bold red]警告 WARNING:[/bold red] 未设置 RMBOT_AUDIT_KEY，审计日志用公开的演示密钥签名，不防篡改；"
+              "仅供演示。RMBOT_AUDIT_KEY is not set: the audit log is signed with the public demo key (demo only).",
+              soft_wrap=True)

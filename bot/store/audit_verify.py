@@ -103,11 +103,11 @@ def verify_chain(engine: Engine, keyring: Keyring, *, checkpoint: tuple[int, str
             checkpoint_found = True
             if row.mac != checkpoint[1]:
                 report.add(Problem(row.seq, row.id, "checkpoint",
-                                   f"{_where(row)} 与检查点记录的 MAC 不符：该行或其之前的日志被重写。",
+                                   f"{_where(row)}与检查点记录的 MAC 不符：该行或其之前的日志被重写。",
                                    "This row's MAC differs from the checkpoint: the log was rewritten."))
         gap = row.seq != expected
         if row.seq < expected:
-            report.add(Problem(row.seq, row.id, "duplicate", f"{_where(row)} 的序号重复或次序错乱：该行是被插入的。",
+            report.add(Problem(row.seq, row.id, "duplicate", f"{_where(row)}的序号重复或次序错乱：该行是被插入的。",
                                "Duplicate or out-of-order seq: this row was inserted."))
             continue
         if gap:
@@ -119,13 +119,13 @@ def verify_chain(engine: Engine, keyring: Keyring, *, checkpoint: tuple[int, str
             report.demo_rows += 1
             if not keyring.is_demo and (real_key_seen or not allow_demo):
                 report.add(Problem(row.seq, row.id, "demo_key",
-                                   f"{_where(row)} 由公开的演示密钥签名，而已配置正式密钥：该行可被任何人伪造。",
+                                   f"{_where(row)}由公开的演示密钥签名，而已配置正式密钥：该行可被任何人伪造。",
                                    "Signed with the public demo key while a real key is configured."))
         else:
             real_key_seen = True
         if key is None:
             report.add(Problem(row.seq, row.id, "unknown_key",
-                               f"{_where(row)} 的密钥 {row.key_id} 不在 RMBOT_AUDIT_KEY / RMBOT_AUDIT_OLD_KEYS 中，无法核验。",
+                               f"{_where(row)}的密钥 {row.key_id} 不在 RMBOT_AUDIT_KEY / RMBOT_AUDIT_OLD_KEYS 中，无法核验。",
                                "Signed with a key that is not configured."))
         else:
             mac = compute_mac(key, row.seq, row.key_id, dict(row._mapping), prev_mac)
@@ -151,9 +151,9 @@ def verify_chain(engine: Engine, keyring: Keyring, *, checkpoint: tuple[int, str
 
 def _mac_problem(row: Row, kind: str) -> Problem:
     if kind == "changed":
-        return Problem(row.seq, row.id, "changed", f"{_where(row)} 的内容被修改（与其 MAC 不符）。",
+        return Problem(row.seq, row.id, "changed", f"{_where(row)}的内容被修改（与其 MAC 不符）。",
                        "This row was changed (its MAC does not match).")
-    return Problem(row.seq, row.id, "broken", f"{_where(row)} 被修改、伪造或被插入（链条在此断开）。",
+    return Problem(row.seq, row.id, "broken", f"{_where(row)}被修改、伪造或被插入（链条在此断开）。",
                    "This row was changed, forged or inserted out of order (the chain breaks here).")
 
 

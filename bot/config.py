@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.policy import Policy, default_policy_text
@@ -38,6 +38,23 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
+    slack_team_id: str | None = Field(default=None, alias="SLACK_TEAM_ID")
+    """The workspaces served (T…, comma-separated); unset: the bot token's own, learned by
+    auth.test. Requests naming any other team are refused (bot/adapters/slack/workspace.py)."""
+
+    @field_validator("slack_team_id")
+    @classmethod
+    def _team_ids(cls, value: str | None) -> str | None:
+        """Checked at start-up: a typo would otherwise refuse every request of the real team."""
+        ids = [t.strip() for t in (value or "").split(",") if t.strip()]
+        bad = [t for t in ids if not (t[:1] in ("T", "E") and t[1:].isalnum() and t.isascii() and t.isupper()
+                                      and len(t) >= 3)]
+        if bad:
+            raise ValueError(f"not Slack team ids (T… or E…, e.g. T0123ABCD): {', '.join(bad)}")
+        return ",".join(ids) or None
+
+    def slack_team_ids(self) -> frozenset[str]:
+        return frozenset((self.slack_team_id or "").split(",")) - {""}
 
     # WeCom / 企业微信 (issue 4)
     wecom_corp_id: str | None = Field(default=None, alias="WECOM_CORP_ID")

@@ -12,6 +12,7 @@ from bot.adapters.slack.client import make_client
 from bot.adapters.slack.dedupe import DedupeMiddleware, Deduper, MemoryDeduper
 from bot.adapters.slack.delivery import Delivery
 from bot.adapters.slack.handlers import ANSWER_WITHIN_S, SlackHandlers
+from bot.adapters.slack.workspace import WorkspaceGuard
 from bot.config import Settings
 from bot.core.app import Rmbot
 from bot.render.blockkit import ACTION_PREFIX
@@ -56,6 +57,8 @@ def build_app(
         process_before_response=True,
         listener_executor=executor,
     )
+    # Before the dedupe: a foreign team's event must not take an event id.
+    app.use(WorkspaceGuard(settings.slack_team_ids(), client))
     app.use(DedupeMiddleware(deduper or MemoryDeduper()))
 
     templates = str(settings.templates_dir) if settings.templates_dir else None

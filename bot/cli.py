@@ -246,10 +246,10 @@ def staff_link(
         fail("数据库尚未初始化：请先运行 rmbot db upgrade")
     try:
         with session_scope(engine) as s:
-            link_identity(s, platform, external_id, staff_id.upper())
+            stored = link_identity(s, platform, external_id, staff_id.upper()).external_id
     except (ValueError, LookupError) as exc:
         fail(str(exc))
-    out.print(f"已关联 Linked: {platform}:{external_id} → {staff_id.upper()}")
+    out.print(f"已关联 Linked: {platform}:{stored} → {staff_id.upper()}", markup=False, highlight=False)
 
 
 @staff_app.command("unlink")
@@ -257,9 +257,12 @@ def staff_unlink(platform: str, external_id: str) -> None:
     """Remove a chat account's link."""
     from bot.store.staff import unlink_identity
 
-    with session_scope(_engine(_settings())) as s:
-        if not unlink_identity(s, platform, external_id):
-            fail(f"没有该关联 No such link: {platform}:{external_id}", 1)
+    try:
+        with session_scope(_engine(_settings())) as s:
+            if not unlink_identity(s, platform, external_id):
+                fail(f"没有该关联 No such link: {platform}:{external_id}", 1)
+    except ValueError as exc:  # several spellings of one WeCom account
+        fail(str(exc))
     out.print("已解除关联 Unlinked")
 
 

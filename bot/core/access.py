@@ -19,23 +19,27 @@ from sqlmodel import Session
 from bot.core.context import Context, StaffView
 from bot.core.errors import UserError
 from bot.store.models import AuditLog, ChatIdentity, Customer, Org, Staff
+from bot.store.staff import lookup_ids
 
 _CUSTOMER_NO = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
 
 
 def load_staff(session: Session, platform: str, user_id: str) -> StaffView | None:
-    """Console callers are staff ids; chat users are looked up in `chat_identity`."""
+    """Console callers are staff ids; chat users are looked up in `chat_identity` under their
+    normalised id (WeCom userids are case-insensitive: bot.store.staff). An account linked to two
+    staff members in two spellings (rows from before normalising) is nobody: no guessing whose
+    customers it sees."""
     stmt = select(Staff, Org).join(Org, Org.id == Staff.org_id)
     if platform == "console":
         stmt = stmt.where(Staff.id == user_id.strip().upper())
     else:
         stmt = stmt.join(ChatIdentity, ChatIdentity.staff_id == Staff.id).where(
-            ChatIdentity.platform == platform, ChatIdentity.external_id == user_id
+            ChatIdentity.platform == platform, ChatIdentity.external_id.in_(lookup_ids(platform, user_id))
         )
-    row = session.execute(stmt.where(Staff.active.is_(True))).first()
-    if row is None:
+    rows = session.execute(stmt.where(Staff.active.is_(True))).all()
+    if not rows or len({r[0].id for r in rows}) > 1:
         return None
-    staff, org = row
+    staff, org = rows[0]
     return StaffView(staff.id, staff.name, staff.role, org.id, org.path, org.name)
 
 

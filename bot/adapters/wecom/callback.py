@@ -146,6 +146,7 @@ class WeComAdapter:
             msg = parse_xml(self.crypto.open(q["msg_signature"], q["timestamp"], q["nonce"], encrypt))
             if not msg.get("FromUserName") or not msg.get("MsgType"):
                 raise Refused(400, "message without FromUserName or MsgType")
+            self._check_agent(msg)
         except (Refused, CryptoError) as exc:
             return self._refuse(request, exc)
         key = message_key(msg)
@@ -154,6 +155,15 @@ class WeComAdapter:
             return Response(status_code=200)
         self._enqueue(msg)
         return Response(status_code=200)
+
+    def _check_agent(self, msg: Mapping[str, str]) -> None:
+        """The inner (encrypted, so authentic) <AgentID> must be this app's. The crypto proves only
+        the corp: another app of the corp set up with the same callback token and key (one service
+        fronting several apps) would have its members' commands and clicks answered as ours, with
+        this app's data and permissions. The outer envelope's AgentID is unsigned and not used."""
+        agent = msg.get("AgentID", "").strip()
+        if agent != str(self.client.agent_id):
+            raise Refused(403, f"callback for AgentID {agent[:12] or '(none)'}, not this app's")
 
     def _check_params(self, q: Mapping[str, str], *extra: str) -> None:
         for name in ("msg_signature", "timestamp", "nonce", *extra):

@@ -12,6 +12,7 @@ from bot.store.push_lists import ChurnRow, churn_counts, churn_rows
 from bot.core.followup import followup_buttons
 from commands.lists import caller_scope, list_reply
 from rules.churn import LEVEL_ZH
+from rules.money import pct_vs
 
 
 @command("churn", aliases=("流失", "流失预警", "防流失"), usage="/churn",
@@ -35,9 +36,9 @@ def churn(ctx: Context, args: list[str]) -> Reply:
 def _item(ctx: Context, row: ChurnRow) -> Item:
     if ctx.masked:
         return churn_item(row, ctx.policy)
-    pct = row.current_fen * 100 // row.baseline_fen
+    pct = pct_vs(row.current_fen, row.baseline_fen, ctx.policy.churn.warning_ratio, ctx.policy.churn.watch_ratio)
     text = (f"{row.customer_name}（{row.customer_id}）· {LEVEL_ZH[row.level]} · 现 {wan1(row.current_fen)}"
-            f" / 近3月高点 {wan1(row.baseline_fen)}（{pct}%）")
+            f" / 近3月高点 {wan1(row.baseline_fen)}（{pct}）")
     if row.other_bank_fen:
         text += f" · 流向他行 {wan1(row.other_bank_fen)}"
     return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)

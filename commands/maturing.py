@@ -13,6 +13,7 @@ from bot.store.customers import latest_data_date
 from bot.store.push_lists import MaturingRow, maturing_rows
 from bot.core.followup import followup_buttons
 from commands.lists import caller_scope, list_reply
+from rules.maturity import due_text
 
 USAGE = "/maturing [天数]，例：/maturing 或 /maturing 30（1–90 天，默认 7 天）"
 
@@ -39,7 +40,6 @@ def maturing(ctx: Context, args: list[str]) -> Reply:
 def _item(ctx: Context, row: MaturingRow) -> Item:
     if ctx.masked:
         return maturing_item(row, ctx.today)
-    days = (row.maturity_date - ctx.today).days
     return Item(text=f"{row.customer_name}（{row.customer_id}）· {row.product_name} {wan1(row.amount_fen)} · "
-                     f"{row.maturity_date:%m-%d} 到期（{days} 天后）",
+                     f"{due_text(row.maturity_date, ctx.today)}",
                 buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)

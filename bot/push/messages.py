@@ -20,7 +20,8 @@ from bot.store.push_lists import ChurnRow, DowngradeRow, MaturingRow
 from bot.core.followup import followup_buttons
 from rules.churn import LEVEL_ZH, branch_notices
 from rules.masking import aum_band, mask_name
-from rules.money import FEN_PER_WAN
+from rules.maturity import due_text
+from rules.money import FEN_PER_WAN, pct_vs
 from rules.policy import Policy
 
 ITEMS_PER_PART = 12
@@ -41,15 +42,15 @@ def wan1(fen: int) -> str:
 
 
 def maturing_item(row: MaturingRow, push_day: date) -> Item:
-    days = (row.maturity_date - push_day).days
-    when = "今天到期" if days == 0 else f"{row.maturity_date:%m-%d} 到期（{days} 天后）"
+    when = due_text(row.maturity_date, push_day)  # ⚠ 今天到期 / 明天到期 / 12-05 到期（3 天后）
     text = f"{mask_name(row.customer_name)}（{row.customer_id}）· {row.kind} {wan1(row.amount_fen)} · {when}"
     return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
 
 
 def churn_item(row: ChurnRow, policy: Policy) -> Item:
-    pct = (Decimal(row.current_fen) * 100 / Decimal(row.baseline_fen)).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    text = (f"{mask_name(row.customer_name)}（{row.customer_id}）· {LEVEL_ZH[row.level]} · 资产为近3月高点的 {pct}%"
+    # Whole percent unless rounding would cross a line: 50.4% of the peak is 关注, never "50%".
+    pct = pct_vs(row.current_fen, row.baseline_fen, policy.churn.warning_ratio, policy.churn.watch_ratio)
+    text = (f"{mask_name(row.customer_name)}（{row.customer_id}）· {LEVEL_ZH[row.level]} · 资产为近3月高点的 {pct}"
             f" · 现 {aum_band(row.current_fen, policy.aum_bands_yuan)}")
     if row.other_bank_fen > 0:
         text += f" · ⚠ 流向他行约 {wan1(row.other_bank_fen)}"

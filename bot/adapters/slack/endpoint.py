@@ -23,7 +23,7 @@ from starlette.routing import Route
 from bot.adapters.slack.app import build_app
 from bot.adapters.slack.dedupe import event_key
 from bot.adapters.slack.handlers import ACK_SENT, RECEIVED_AT
-from bot.adapters.slack.inbound import shape_problem
+from bot.adapters.slack.shapes import shape_problem
 from bot.config import Settings
 from bot.core.app import Rmbot
 from bot.core.dedupe import Deduper, MemoryDeduper

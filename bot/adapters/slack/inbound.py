@@ -47,37 +47,3 @@ def action_name(action_id: str, prefix: str) -> str | None:
     if len(parts) >= 2 and parts[0] == prefix and parts[1]:
         return parts[1]
     return None
-
-
-_OBJECTS = ("user", "channel", "team", "container", "message", "view", "enterprise", "state")
-_LISTS = ("actions", "authorizations")
-
-
-def shape_problem(body: Any) -> str | None:
-    """Why a signed body cannot be a Slack payload, if it cannot.
-
-    Bolt's middleware assumes Slack's envelope (`event` is an object, `actions` a list of
-    objects …) and turns anything else into a 500; we answer such bodies with a 400 first.
-    """
-    if not isinstance(body, dict):
-        return "body is not an object"
-    if "event" in body and not isinstance(body["event"], dict):
-        return "event is not an object"
-    for key in _OBJECTS:
-        if body.get(key) is not None and not isinstance(body[key], (dict, str)):
-            return f"{key} has the wrong type"
-    for key in _LISTS:
-        value = body.get(key)
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
-            return f"{key} is not a list of objects"
-    actions = body.get("actions") or []
-    if body.get("type") == "block_actions" and not all(isinstance(a.get("action_id"), str) for a in actions):
-        return "an action has no action_id"
-    event = body.get("event")
-    if isinstance(event, dict):
-        for key in ("type", "subtype", "channel", "channel_type", "text", "ts", "thread_ts", "bot_id"):
-            if event.get(key) is not None and not isinstance(event[key], str):
-                return f"event.{key} is not a string"
-        if event.get("user") is not None and not isinstance(event["user"], (str, dict)):
-            return "event.user has the wrong type"
-    return None

@@ -6,6 +6,7 @@ event_id here too, so the dedupe middleware covers both modes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from time import monotonic, time
 
@@ -14,9 +15,11 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.adapters.slack.app import build_app
 from bot.adapters.slack.handlers import ACK_SENT, RECEIVED_AT
+from bot.adapters.slack.shapes import shape_problem
 from bot.config import Settings
 from bot.core.app import Rmbot
 
@@ -28,6 +31,11 @@ class RmbotSocketModeHandler(SocketModeHandler):
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         start = time()
         received = monotonic()
+        problem = shape_problem(req.payload)
+        if problem:  # Bolt would answer it with a 500 and a traceback; acked so Slack does not resend it
+            logging.getLogger("rmbot.slack").warning("malformed Slack payload over Socket Mode: %s", problem)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
         ack_sent = threading.Event()
         bolt_req = BoltRequest(mode="socket_mode", body=req.payload, headers=build_headers(req))
         bolt_req.context[ACK_SENT] = ack_sent

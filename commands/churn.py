@@ -5,14 +5,11 @@ from __future__ import annotations
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.registry import command
-from bot.core.reply import Item, Reply
-from bot.push.messages import churn_item, churn_summary, wan1
+from bot.core.reply import Reply
+from bot.push.messages import churn_item, churn_summary
 from bot.store.customers import latest_data_date
-from bot.store.push_lists import ChurnRow, churn_counts, churn_rows
-from bot.core.followup import followup_buttons
+from bot.store.push_lists import churn_counts, churn_rows
 from commands.lists import caller_scope, list_reply
-from rules.churn import LEVEL_ZH
-from rules.money import pct_vs
 
 
 @command("churn", aliases=("流失", "流失预警", "防流失"), usage="/churn",
@@ -30,15 +27,6 @@ def churn(ctx: Context, args: list[str]) -> Reply:
     counts = churn_counts(ctx.session, ctx.policy, data_date, scope)
     total = (sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
     summary, notes = churn_summary(rows, total, ctx.policy)
-    return list_reply(ctx, "流失预警", summary, rows, lambda r: _item(ctx, r), [*notes, f"数据日期 {data_date}"])
-
-
-def _item(ctx: Context, row: ChurnRow) -> Item:
-    if ctx.masked:
-        return churn_item(row, ctx.policy)
-    pct = pct_vs(row.current_fen, row.baseline_fen, ctx.policy.churn.warning_ratio, ctx.policy.churn.watch_ratio)
-    text = (f"{row.customer_name}（{row.customer_id}）· {LEVEL_ZH[row.level]} · 现 {wan1(row.current_fen)}"
-            f" / 近3月高点 {wan1(row.baseline_fen)}（{pct}）")
-    if row.other_bank_fen:
-        text += f" · 流向他行 {wan1(row.other_bank_fen)}"
-    return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
+    # The push's items: the masking policy renders them for DM or group (bot.core.privacy).
+    return list_reply(ctx, "流失预警", summary, rows, lambda r: churn_item(r, ctx.policy),
+                      [*notes, f"数据日期 {data_date}"])

@@ -9,6 +9,7 @@ from typing import TypeVar
 from bot.core.access import stage_audit
 from bot.core.context import Context
 from bot.core.reply import Item, Reply, Section
+from bot.core.sensitive import Rich
 from bot.store.followups import latest_followups
 from bot.store.push_lists import Scope
 from bot.core.followup import OUTCOMES
@@ -25,7 +26,7 @@ def caller_scope(ctx: Context) -> Scope:
     return Scope(org_path=ctx.staff.org_path)
 
 
-def list_reply(ctx: Context, title: str, summary: str, rows: Sequence[R], item: Callable[[R], Item],
+def list_reply(ctx: Context, title: str, summary: Rich, rows: Sequence[R], item: Callable[[R], Item],
                notes: Sequence[str]) -> Reply:
     """Items grouped by RM; an item already followed up shows who did what instead of buttons."""
     shown = rows[:MAX_ITEMS]

@@ -8,12 +8,10 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.registry import command
 from bot.core.reply import Item, Reply
-from bot.push.messages import maturing_item, maturing_summary, wan1
+from bot.push.messages import maturing_item, maturing_summary
 from bot.store.customers import latest_data_date
 from bot.store.push_lists import MaturingRow, maturing_rows
-from bot.core.followup import followup_buttons
 from commands.lists import caller_scope, list_reply
-from rules.maturity import due_text
 
 USAGE = "/maturing [天数]，例：/maturing 或 /maturing 30（1–90 天，默认 7 天）"
 
@@ -38,8 +36,5 @@ def maturing(ctx: Context, args: list[str]) -> Reply:
 
 
 def _item(ctx: Context, row: MaturingRow) -> Item:
-    if ctx.masked:
-        return maturing_item(row, ctx.today)
-    return Item(text=f"{row.customer_name}（{row.customer_id}）· {row.product_name} {wan1(row.amount_fen)} · "
-                     f"{due_text(row.maturity_date, ctx.today)}",
-                buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
+    """The push's item with the product named; the masking policy renders it for DM or group."""
+    return maturing_item(row, ctx.today, product=True)

@@ -12,14 +12,45 @@ COMPOUND_SURNAMES = frozenset(
 )
 
 
+ORG_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "公司", "集团", "合作社", "事务所", "工作室", "商行",
+                "中心", "医院", "学校", "协会", "厂", "店", "部", "所", "院", "站", "场", "馆", "社")
+"""Endings that make a name an organisation's (corporate customers), not a person's."""
+_SEPARATORS = "·•・.．‧ "
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def is_org_name(name: str) -> bool:
+    return len(name) >= 5 and name.endswith(ORG_SUFFIXES)
+
+
 def mask_name(name: str) -> str:
+    """A masked name shows at most the surname (DOMAIN.md §8), whatever the script.
+
+    - Han names keep the surname, two characters for a compound surname, one `*` per hidden
+      character: 张三 → 张*, 王小明 → 王**, 欧阳娜娜 → 欧阳**; a one-character name → `*`.
+    - Names with a separator (minority names such as 阿依古丽·买买提江) and names in Latin or other
+      scripts (Zhang Wei, John Smith) keep only their first character and a fixed `***`: which
+      word is the family name cannot be told (Zhang Wei vs John Smith), and the length and the
+      number of words would say more than the surname does. 阿依古丽·买买提江 → 阿***, Zhang Wei → Z***.
+    - Organisations keep the first two characters and their legal form: 杭州西湖科技有限公司 →
+      杭州****有限公司 (an enterprise name is not personal data, its legal form says nothing).
+    """
     name = name.strip()
-    if len(name) <= 1:
-        return name
-    if len(name) > 4:  # organisations: keep the head and the legal form, hide the rest
-        return name[:2] + "*" * (len(name) - 6) + name[-4:] if len(name) > 8 else name[:2] + "*" * (len(name) - 2)
-    keep = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
-    return name[:keep] + "*" * (len(name) - keep)
+    if not name:
+        return ""
+    if len(name) == 1:
+        return "*"
+    if is_org_name(name):
+        suffix = next(s for s in ORG_SUFFIXES if name.endswith(s))
+        head = name[: min(2, len(name) - len(suffix))]
+        return head + "*" * (len(name) - len(head) - len(suffix)) + suffix
+    if all(_is_han(ch) for ch in name) and len(name) <= 4:
+        keep = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
+        return name[:keep] + "*" * (len(name) - keep)
+    return name[0] + "***"
 
 
 def mask_phone(phone: str | None) -> str:

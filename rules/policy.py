@@ -69,7 +69,10 @@ class BehaviourPolicy(_Frozen):
     dormant_no_contact_days: int
     dormant_outflow_days: int
     active_min_txn_3m: int
+    """Transactions needed within the last `active_txn_months` complete months (the name is historical)."""
     active_contact_days: int
+    active_txn_months: int = Field(default=3, ge=1, le=12)
+    """The window of 活跃's transaction count, in complete months."""
 
 
 class DepositClassPolicy(_Frozen):
@@ -148,7 +151,24 @@ class CorporatePolicy(_Frozen):
 
 class AdvicePolicy(_Frozen):
     source: str
-    maturing_days: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_second_window(cls, data: Any) -> Any:
+        # One maturity window for the list, the push and the advice: the old duplicate is refused
+        # by name rather than silently ignored.
+        if isinstance(data, dict) and "maturing_days" in data:
+            raise ValueError("advice.maturing_days was removed: the advice uses maturity.window_days")
+        return data
+
+
+class MaskingPolicy(_Frozen):
+    """Group-channel masking beyond DOMAIN.md §8's fixed rules (see bot.core.privacy)."""
+
+    source: str = "DOMAIN.md §8; JR/T 0171-2020 (balances are C2 personal financial information)"
+    group_min_customers: int = Field(default=3, ge=1)
+    """A sum over fewer customers than this is shown as a band in groups: over one or two
+    customers it is (or nearly is) one customer's money."""
 
 
 class SizeBounds(_Frozen):
@@ -222,6 +242,7 @@ class Policy(_Frozen):
     version: str
     tiers: TierPolicy
     aum_bands_yuan: list[Decimal]
+    masking: MaskingPolicy = MaskingPolicy()
     behaviour: BehaviourPolicy
     deposit_class: DepositClassPolicy
     churn: ChurnPolicy

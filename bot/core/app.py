@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.engine import Engine
 
 from bot.core.middleware import DEFAULT_CHAIN, Call, Middleware
+from bot.core.privacy import resolve
 from bot.core.registry import REGISTRY, Registry
 from bot.core.reply import Reply
 from bot.core.request import ActionRequest, Request
@@ -45,7 +46,11 @@ class Rmbot:
 
             return run
 
-        return step(0)()
+        reply = step(0)()
+        # The audience is decided here, for every command and button, not by each command; the
+        # masking policy then renders every typed customer value for it (bot.core.privacy).
+        reply.masked = call.request.channel_kind != "dm"
+        return resolve(reply, self.policy)
 
 
 def _dispatch(call: Call) -> Reply:

@@ -1,8 +1,11 @@
 """Push lists → neutral Replies for a branch group chat: one section per RM, masked, split in parts.
 
-Group chats get masked customer data (DOMAIN.md §8): names masked, balances as bands; maturing
-amounts in 万 to one decimal, as the branch needs them to plan 承接. Parts are small enough that
-each renders as one message on every platform, so one outbox row is one platform message.
+Items hold typed customer values (`bot.core.sensitive`); the masking policy renders them for the
+audience (`bot.core.privacy`): in the branch group a name shows its surname and every customer
+amount a band (`10–20万`, as /tier), a total over fewer than `masking.group_min_customers`
+customers a band too. /maturing and /churn build their items here as well, so a DM shows the same
+lines with the exact figures. Parts are small enough that each renders as one message on every
+platform, so one outbox row is one platform message.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
 from typing import TypeVar
 
+from bot.core.privacy import resolve
 from bot.core.reply import Item, Reply, Section
+from bot.core.sensitive import Aggregate, CustomerMoney, CustomerName, Text
 from bot.push.kinds import KIND_ZH
 from bot.store.push_lists import ChurnRow, DowngradeRow, MaturingRow
 from bot.core.followup import followup_buttons
 from rules.churn import LEVEL_ZH, branch_notices
-from rules.masking import aum_band, mask_name
 from rules.maturity import due_text
 from rules.money import FEN_PER_WAN, pct_vs
 from rules.policy import Policy
@@ -41,25 +45,28 @@ def wan1(fen: int) -> str:
     return f"{(Decimal(fen) / FEN_PER_WAN).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}万"
 
 
-def maturing_item(row: MaturingRow, push_day: date) -> Item:
+def maturing_item(row: MaturingRow, push_day: date, product: bool = False) -> Item:
+    """`product`: name the product too (a chat answer); a push names the kind only, to stay short."""
     when = due_text(row.maturity_date, push_day)  # ⚠ 今天到期 / 明天到期 / 12-05 到期（3 天后）
-    text = f"{mask_name(row.customer_name)}（{row.customer_id}）· {row.kind} {wan1(row.amount_fen)} · {when}"
+    what = f"{row.kind}·{row.product_name}" if product and row.product_name else row.kind
+    text = Text.of(CustomerName(row.customer_name), f"（{row.customer_id}）· {what} ",
+                   CustomerMoney(row.amount_fen, places=1), f" · {when}")
     return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
 
 
 def churn_item(row: ChurnRow, policy: Policy) -> Item:
     # Whole percent unless rounding would cross a line: 50.4% of the peak is 关注, never "50%".
     pct = pct_vs(row.current_fen, row.baseline_fen, policy.churn.warning_ratio, policy.churn.watch_ratio)
-    text = (f"{mask_name(row.customer_name)}（{row.customer_id}）· {LEVEL_ZH[row.level]} · 资产为近3月高点的 {pct}"
-            f" · 现 {aum_band(row.current_fen, policy.aum_bands_yuan)}")
+    text = Text.of(CustomerName(row.customer_name), f"（{row.customer_id}）· {LEVEL_ZH[row.level]} · 资产为近3月高点的 {pct}"
+                   " · 现 ", CustomerMoney(row.current_fen, places=1), " / 近3月高点 ", CustomerMoney(row.baseline_fen, places=1))
     if row.other_bank_fen > 0:
-        text += f" · ⚠ 流向他行约 {wan1(row.other_bank_fen)}"
+        text += Text.of(" · ⚠ 流向他行约 ", CustomerMoney(row.other_bank_fen, places=1))
     return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
 
 
 def downgrade_item(row: DowngradeRow, policy: Policy) -> Item:
-    text = (f"{mask_name(row.customer_name)}（{row.customer_id}）· {row.tier} · 月日均低于标准已 "
-            f"{row.months_below}/{policy.tiers.downgrade_months} 个月")
+    text = Text.of(CustomerName(row.customer_name), f"（{row.customer_id}）· {row.tier} · 月日均低于标准已 "
+                   f"{row.months_below}/{policy.tiers.downgrade_months} 个月")
     return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
 
 
@@ -96,16 +103,24 @@ def branch_push(
     return BranchPush(kind, branch_id, branch_name, len(rows), parts)
 
 
-def maturing_summary(rows: Sequence[MaturingRow], start: date, end: date) -> str:
-    total = sum(r.amount_fen for r in rows)
-    return f"{start:%m-%d} 至 {end:%m-%d} 到期 {len(rows)} 笔，合计 {wan1(total)}，按客户经理、金额从大到小排列"
+def resolved(push: BranchPush, policy: Policy) -> BranchPush:
+    """The push with its parts resolved by the masking policy for the group (what the outbox
+    stores and every sender renders), so no raw customer value is kept in a queued message."""
+    parts = [resolve(part.model_copy(update={"masked": True}), policy) for part in push.parts]
+    return BranchPush(push.kind, push.branch_id, push.branch_name, push.items, parts)
 
 
-def churn_summary(rows: Sequence[ChurnRow], counts: tuple[int, int], policy: Policy) -> tuple[str, list[str]]:
+def maturing_summary(rows: Sequence[MaturingRow], start: date, end: date) -> Text:
+    total = Aggregate(sum(r.amount_fen for r in rows), len({r.customer_id for r in rows}), places=1)
+    return Text.of(f"{start:%m-%d} 至 {end:%m-%d} 到期 {len(rows)} 笔，合计 ", total, "，按客户经理、金额从大到小排列")
+
+
+def churn_summary(rows: Sequence[ChurnRow], counts: tuple[int, int], policy: Policy) -> tuple[Text, list[str]]:
     warn = sum(r.level == "warning" for r in rows)
     other = [r for r in rows if r.other_bank_fen > 0]
-    summary = f"待跟进 {len(rows)} 户：预警 {warn} 户、关注 {len(rows) - warn} 户"
+    summary = Text.of(f"待跟进 {len(rows)} 户：预警 {warn} 户、关注 {len(rows) - warn} 户")
     if other:
-        summary += f"；其中 {len(other)} 户资金流向他行（约 {wan1(sum(r.other_bank_fen for r in other))}），请针对性挽留"
+        outflow = Aggregate(sum(r.other_bank_fen for r in other), len({r.customer_id for r in other}), places=1)
+        summary += Text.of(f"；其中 {len(other)} 户资金流向他行（约 ", outflow, "），请针对性挽留")
     notes = [f"{n.kind}：{n.reason.text}" for n in branch_notices(counts[0], counts[1], policy.churn)]
     return summary, notes

@@ -92,6 +92,7 @@ class PushService:
             scope = Scope(branch_ids=tuple(branch_ids)) if branch_ids else None
             built: set[str] = set()
             for push in self._branch_pushes(session, kind, day, data_date, scope):
+                push = msg.resolved(push, self.policy)  # masked for the group before it is stored
                 built.add(push.branch_id)
                 result.branches.append(self._enqueue(push, day, dests.get(push.branch_id, []), dry_run, now))
                 if dry_run:

@@ -23,6 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
+from bot.core.privacy import resolve
 from bot.core.reply import Field, Reply, Table
 from bot.render.env import jinja_env
 from bot.render.text import render_table
@@ -231,6 +232,7 @@ def render_blocks(
     reply: Reply, mentions: Mapping[str, str] | None = None, templates_dir: str | None = None
 ) -> list[dict[str, Any]]:
     """Every block of the reply, in order, before packing into messages."""
+    reply = resolve(reply)  # the masking policy decides what each customer value reads as
     return _blocks_from("slack_reply.j2", templates_dir, reply=reply, mentions=dict(mentions or {}))
 
 
@@ -299,6 +301,7 @@ def fallback_text(reply: Reply, part: int = 1, parts: int = 1) -> str:
 
     Slack formats it as mrkdwn too, so it is escaped like the blocks.
     """
+    reply = resolve(reply)
     head = reply.title if parts == 1 else f"{reply.title}（{part}/{parts}）"
     text = f"{head}：{reply.summary}" if reply.summary and part == 1 else head
     return clip(esc(text), FALLBACK_TEXT)
@@ -308,6 +311,7 @@ def render_messages(
     reply: Reply, mentions: Mapping[str, str] | None = None, templates_dir: str | None = None
 ) -> list[dict[str, Any]]:
     """The reply as one or more message payloads {"text", "blocks"}, each within Slack's limits."""
+    reply = resolve(reply)
     packed = _pack(render_blocks(reply, mentions, templates_dir))
     total = len(packed)
     payloads: list[dict[str, Any]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from bot.core.privacy import resolve
 from bot.core.reply import Reply, Table
 from bot.render.env import jinja_env
 
@@ -29,5 +30,6 @@ def render_table(table: Table) -> str:
 
 
 def render_text(reply: Reply, templates_dir: str | None = None) -> str:
+    reply = resolve(reply)  # the masking policy decides what each customer value reads as
     template = jinja_env(templates_dir).get_template("console.txt.j2")
     return template.render(reply=reply, table=render_table).strip() + "\n"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.core.privacy import resolve
 from bot.core.reply import Button, Item, Reply, Table
 from bot.render.env import jinja_env
 
@@ -139,6 +140,7 @@ def render_markdown(
     chats, robots: no interactive cards there), button labels are shown as text.
     `mentions` maps staff ids to WeCom userids; only robot markdown can really @ someone.
     """
+    reply = resolve(reply)  # the masking policy decides what each customer value reads as
     mentions = mentions or {}
     carded = sum(_carded(i) for i in _all_items(reply)) if cards else 0
 
@@ -204,6 +206,7 @@ def template_card(title: str, desc: str | None, text: str, buttons: list[Button]
 
 def render_cards(reply: Reply, task_id: Callable[[], str] | None = None) -> list[dict[str, Any]]:
     """One card per pending item (and one per six reply-level buttons)."""
+    reply = resolve(reply)
     new_id = task_id or (lambda: f"rmbot-{uuid.uuid4().hex}")
     cards: list[dict[str, Any]] = []
     groups: list[tuple[str, list[Item]]] = [(reply.title, reply.items)]
@@ -232,6 +235,7 @@ def render_cards(reply: Reply, task_id: Callable[[], str] | None = None) -> list
 def render_messages(reply: Reply, templates_dir: str | None = None, *, cards: bool = True,
                     limit: int = MARKDOWN_MAX) -> list[WeComMessage]:
     """What to send to one member through message/send, in order."""
+    reply = resolve(reply)
     text = render_markdown(reply, templates_dir, cards=cards)
     messages = [WeComMessage("markdown", part) for part in split_utf8(text, limit) if part.strip()]
     if cards:
@@ -248,4 +252,5 @@ def render_robot_markdown(reply: Reply, templates_dir: str | None = None,
 
 def render_done(reply: Reply, templates_dir: str | None = None) -> str:
     """The label that replaces a clicked card's buttons (who handled it, when)."""
+    reply = resolve(reply)
     return jinja_env(templates_dir).get_template("wecom_card_done.j2").render(reply=reply).strip()

@@ -50,7 +50,14 @@ def test_churn_push_per_branch_per_rm_masked(pushes: tuple[Harness, PushService,
     assert all(len(item["buttons"]) == 3 for s in sections for item in s["items"])
 
 
-def test_maturing_push_amounts_in_wan_largest_first(pushes: tuple[Harness, PushService, Path]) -> None:
+def _band_floor(text: str) -> float:
+    """The lower bound of the AUM band an item shows (`10–20万`, `5万以下`, `600万以上`)."""
+    m = re.search(r" (?:([0-9.]+)–[0-9.]+万|([0-9.]+)万以下|([0-9.]+)万以上) ·", text)
+    assert m, text
+    return 0.0 if m.group(2) else float(m.group(1) or m.group(3))
+
+
+def test_maturing_push_amounts_banded_largest_first(pushes: tuple[Harness, PushService, Path]) -> None:
     h, service, folder = pushes
     service.build("maturing", MONDAY, now=at(MONDAY))
     DeliveryWorker(h.engine, {"file": FileSender()}, now=lambda: at(MONDAY)).drain()
@@ -58,7 +65,8 @@ def test_maturing_push_amounts_in_wan_largest_first(pushes: tuple[Harness, PushS
         reply = json.loads(path.read_text())["reply"]
         assert "到期" in reply["summary"] and "万" in reply["summary"]
         for section in reply["sections"]:
-            amounts = [float(re.search(r" ([0-9.]+)万 ·", i["text"]).group(1)) for i in section["items"]]
+            # a group sees one customer's amount as a band (as /tier does), never the figure
+            amounts = [_band_floor(i["text"]) for i in section["items"]]
             assert amounts == sorted(amounts, reverse=True)
 
 

@@ -10,7 +10,9 @@ BANDS = default_policy().aum_bands_yuan
 
 
 @pytest.mark.parametrize(("name", "masked"), [("张三", "张*"), ("王小明", "王**"), ("欧阳娜娜", "欧阳**"),
-                                              ("欧阳", "欧*"), ("李", "李"), ("诸葛亮", "诸葛*")])
+                                              ("欧阳", "欧*"), ("李", "*"), ("诸葛亮", "诸葛*"),
+                                              ("阿依古丽·买买提江", "阿***"), ("Zhang Wei", "Z***"), ("", ""),
+                                              ("杭州西湖科技有限公司", "杭州****有限公司")])
 def test_mask_name(name: str, masked: str) -> None:
     assert mask_name(name) == masked
 

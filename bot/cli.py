@@ -77,9 +77,10 @@ def _settings() -> Settings:
     return settings
 
 
-def _engine(settings: Settings):  # noqa: ANN202
+def _engine(settings: Settings, interactive: bool = False):  # noqa: ANN202
+    """`interactive`: a chat user waits for it (ask, chat), so every statement is bounded."""
     try:
-        return make_engine(settings.database_url)
+        return make_engine(settings.database_url, timeouts=settings.db_timeouts(interactive))
     except Exception as exc:  # noqa: BLE001  (bad URL, missing driver)
         fail(f"无法使用 DATABASE_URL：{exc}")
 
@@ -207,7 +208,7 @@ def ask(
     if channel not in ("dm", "group"):
         fail("--channel 只能是 dm 或 group")
     settings = _settings()
-    bot = Rmbot(_engine(settings), _policy(settings))
+    bot = Rmbot(_engine(settings, interactive=True), _policy(settings))
     reply = run(bot, as_, text, channel)  # type: ignore[arg-type]
     templates = str(settings.templates_dir) if settings.templates_dir else None
     sys.stdout.write(as_json(reply) + "\n" if json_ else render_text(reply, templates) + image_lines(reply))
@@ -227,7 +228,7 @@ def chat(
     if channel not in ("dm", "group"):
         fail("--channel 只能是 dm 或 group")
     settings = _settings()
-    bot = Rmbot(_engine(settings), _policy(settings))
+    bot = Rmbot(_engine(settings, interactive=True), _policy(settings))
     templates = str(settings.templates_dir) if settings.templates_dir else None
     repl(bot, as_, channel, input, lambda s: (sys.stdout.write(s), sys.stdout.flush()), templates)  # type: ignore[arg-type]
 
@@ -274,77 +275,102 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="HTTP 工作进程数（通常等于 CPU 核数）"
                                                             " HTTP worker processes (usually one per core)")] = 1,
 ) -> None:
-    """Serve the configured chat platforms: one store, one scheduler, 1..N HTTP processes."""
+    """Serve the configured chat platforms: one store, one scheduler, 1..N HTTP processes.
+    SIGTERM stops gracefully within RMBOT_SHUTDOWN_TIMEOUT and exits 0."""
+    import threading
+
     from bot.core.app import Rmbot
-    from bot.server import PLATFORMS_ENV, build_app, configured_platforms, run, serving_engine
+    from bot.server import PLATFORMS_ENV, build_app, run, serving_engine
+    from bot.startup import check, mentioned
 
     settings = _settings()
-    available = configured_platforms(settings)
-    platforms = [platform] if platform else available
+    platforms = [platform] if platform else mentioned(settings)
     if not platforms:
         fail("没有配置任何聊天平台：请在 .env 中设置 Slack 或企业微信变量（见 .env.example）。No platform configured.")
-    missing = [p for p in platforms if p not in available]
-    if missing:
-        fail(f"{missing[0]} 未配置完整，请检查 .env（见 .env.example）。Platform not configured.")
-    if socket_mode and not (settings.slack_app_token and settings.slack_app_token.get_secret_value()):
-        fail("Socket Mode 需要 SLACK_APP_TOKEN（xapp-…）。Socket Mode needs SLACK_APP_TOKEN.")
+    problems = check(settings, platforms, socket_mode=socket_mode)
+    if problems:
+        fail("配置不完整或无效 Settings missing or invalid（见 .env.example）：\n  " + "\n  ".join(problems))
     try:
-        engine = serving_engine(settings.database_url)
+        engine = serving_engine(settings)
     except Exception as exc:  # noqa: BLE001  (bad URL, missing driver)
         fail(f"无法使用 DATABASE_URL：{exc}")
     if not has_schema(engine):
         fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
     bot = Rmbot(engine, _policy(settings))
-    if scheduler:
-        _start_scheduler(engine, settings)
+    push = _start_scheduler(_engine(settings), settings) if scheduler else None
     from bot.core.dedupe import StoreDeduper
 
     deduper = StoreDeduper(engine)  # retries landing on another replica are still processed once
     http_platforms = list(platforms)
+    socket_handler = None
+    stop_connecting = threading.Event()
     if "slack" in platforms and socket_mode:
         from bot.adapters.slack import build_app as slack_app
-        from bot.adapters.slack.socket_mode import socket_mode_handler
+        from bot.adapters.slack.socket_mode import connect_with_backoff, socket_mode_handler
 
-        socket_mode_handler(bot, settings, slack_app(bot, settings, deduper=deduper)).connect()  # own threads
+        socket_handler = socket_mode_handler(bot, settings, slack_app(bot, settings, deduper=deduper))
+        connect_with_backoff(socket_handler, stop_connecting)  # its own threads
         http_platforms.remove("slack")
-    if workers == 1:
-        run(build_app(bot, settings, http_platforms, deduper=deduper), host=settings.host, port=settings.port)
-        return
-    os.environ[PLATFORMS_ENV] = ",".join(http_platforms)  # read by bot.server.create_app in each worker
-    run("bot.server:create_app", host=settings.host, port=settings.port, workers=workers)
+    try:
+        if workers == 1:
+            run(build_app(bot, settings, http_platforms, deduper=deduper), host=settings.host, port=settings.port,
+                shutdown_timeout=settings.shutdown_timeout)
+        else:
+            os.environ[PLATFORMS_ENV] = ",".join(http_platforms)  # read by bot.server.create_app in each worker
+            run("bot.server:create_app", host=settings.host, port=settings.port, workers=workers,
+                shutdown_timeout=settings.shutdown_timeout)
+    finally:
+        stop_connecting.set()
+        if socket_handler is not None:
+            socket_handler.close()
+        if push is not None:
+            from bot.push.scheduler import shutdown
+
+            shutdown(*push, timeout=settings.shutdown_timeout)
+    logging.getLogger("rmbot.server").info("rmbot serve stopped")
 
 
 def _start_scheduler(engine, settings: Settings):  # noqa: ANN001, ANN202
+    """The push scheduler on a batch engine (builds run long statements); (scheduler, worker)."""
     from bot.push.scheduler import build_scheduler
     from bot.push.wiring import delivery_worker, push_service
 
+    worker = delivery_worker(engine, settings)
     try:
-        sched = build_scheduler(push_service(engine, _policy(settings), settings), delivery_worker(engine, settings),
-                                settings.push_times())
+        sched = build_scheduler(push_service(engine, _policy(settings), settings), worker, settings.push_times())
     except ValueError as exc:
         fail(f"推送配置无效 Invalid push settings: {exc}")
     sched.start()
     for job in sched.get_jobs():
         logging.getLogger("rmbot.push").info("scheduled %s next at %s", job.id, job.next_run_time)
-    return sched
+    return sched, worker
 
 
 @app.command()
 def scheduler() -> None:
-    """Run only the push scheduler and delivery (no chat endpoints), until interrupted."""
-    import time
+    """Run only the push scheduler and delivery (no chat endpoints), until SIGTERM or Ctrl-C:
+    then it stops gracefully (within RMBOT_SHUTDOWN_TIMEOUT) and exits 0."""
+    import signal
+    import threading
+
+    from bot.push.scheduler import shutdown
 
     settings = _settings()
     engine = _engine(settings)
     if not has_schema(engine):
         fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
-    sched = _start_scheduler(engine, settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    push = _start_scheduler(engine, settings)
     out.print("推送定时任务已启动（Ctrl-C 退出）。Push scheduler running.")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        sched.shutdown()
+    while not stop.wait(3600):
+        pass
+    logging.getLogger("rmbot.push").info("stopping the push scheduler (up to %.0f s)", settings.shutdown_timeout)
+    finished = shutdown(*push, timeout=settings.shutdown_timeout)
+    out.print("推送定时任务已停止。Push scheduler stopped.")
+    if not finished:
+        os._exit(0)  # a build still running: it rolls back; the next start catches the day up
 
 
 def main() -> None:

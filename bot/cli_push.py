@@ -101,21 +101,49 @@ def run(
         raise typer.Exit(1)
 
 
+DELIVER_EXIT_CODES = {0: "nothing left to deliver", 1: "rows went dead in this run (see rmbot push status)",
+                      2: "bad usage, or the database is unreachable or not set up",
+                      3: "rows held by another sender's lease (in flight there; if it died, the lease ends soon)",
+                      4: "rows waiting for a scheduled retry"}
+
+
 @push_app.command("deliver")
 def deliver(
-    lease_seconds: Annotated[int, typer.Option(min=1, max=3600, help="认领租期（秒）claim lease")] = 300,
+    lease_seconds: Annotated[int, typer.Option(min=1, max=3600, help="认领租期（秒），发送期间持续续约 claim lease, "
+                                                                    "renewed while sending")] = 20,
 ) -> None:
-    """Deliver what is waiting in the outbox (retries, rows a crashed process left behind)."""
+    """Deliver what is waiting in the outbox (retries, rows a crashed process left behind), then
+    say what still waits and why. Exit codes: 0 nothing left, 1 rows went dead, 2 bad usage or
+    database, 3 rows held by another sender's lease, 4 rows waiting for a scheduled retry."""
     from datetime import timedelta
 
     from bot.push.delivery import DeliveryWorker
     from bot.push.wiring import configured_senders
+    from bot.store.outbox import waiting
 
-    worker = DeliveryWorker(_engine(), configured_senders(get_settings()), lease=timedelta(seconds=lease_seconds))
+    engine = _engine()
+    worker = DeliveryWorker(engine, configured_senders(get_settings()), lease=timedelta(seconds=lease_seconds))
     stats = worker.drain()
     out.print(f"已发送 sent {stats.sent}，核实已送达 verified {stats.verified}，待重试 retrying {stats.retried}，失败 dead {stats.dead}")
-    if stats.dead:
-        raise typer.Exit(1)
+    left = waiting(engine, worker.now())
+    if left.held:
+        out.print(f"等待中 waiting: {left.held} 个频道的消息正由其他发送进程发送（{', '.join(left.holders)}），租期至 "
+                  f"{left.held_until:%H:%M:%S}；若该进程已停止，租期结束后重新运行即可。"
+                  f" {left.held} channel(s) held by another sender until its lease ends.", markup=False)
+    if left.retry_later:
+        out.print(f"等待中 waiting: {left.retry_later} 个频道的消息将于 {left.next_retry:%m-%d %H:%M:%S} 起重试。"
+                  f" {left.retry_later} channel(s) wait for a scheduled retry.", markup=False)
+    if left.blocked:
+        out.print(f"排队中 queued: {left.blocked} 条消息按频道顺序排在以上消息之后。"
+                  f" {left.blocked} row(s) queued behind their channel's head.", markup=False)
+    if left.dead:
+        out.print(f"失败 dead: 共 {left.dead} 条，见 rmbot push status。{left.dead} dead row(s) in the outbox.",
+                  markup=False)
+    for line in stats.errors[:20]:
+        err.print(f"  {redact(line)}", markup=False)
+    code = 1 if stats.dead else 3 if left.held else 4 if left.retry_later else 0
+    if code:
+        raise typer.Exit(code)
 
 
 @push_app.command("status")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.policy import Policy, default_policy_text
+
+if TYPE_CHECKING:
+    from bot.store.db import DbTimeouts
 
 
 class Settings(BaseSettings):
@@ -68,6 +72,27 @@ class Settings(BaseSettings):
     # (comma-separated) kept only to verify older rows. See README, "Audit log".
     audit_key: SecretStr | None = Field(default=None, alias="RMBOT_AUDIT_KEY")
     audit_old_keys: SecretStr | None = Field(default=None, alias="RMBOT_AUDIT_OLD_KEYS")
+
+    # Operations (issue 14): database timeouts (seconds), see bot/store/db.py. Interactive
+    # processes (serve, chat, ask) bound each statement so a stalled database answers
+    # 暂时不可用 within seconds; batch work (imports, builds, delivery) allows long statements.
+    db_connect_timeout: float = Field(default=2.0, gt=0, alias="RMBOT_DB_CONNECT_TIMEOUT")
+    db_statement_timeout: float = Field(default=3.0, gt=0, alias="RMBOT_DB_STATEMENT_TIMEOUT")
+    db_batch_statement_timeout: float = Field(default=0.0, ge=0, alias="RMBOT_DB_BATCH_STATEMENT_TIMEOUT")
+    """0: none."""
+    db_busy_timeout: float = Field(default=3.0, gt=0, alias="RMBOT_DB_BUSY_TIMEOUT")
+    """SQLite: how long a chat command waits for another writer (an import) before 暂时不可用."""
+    shutdown_timeout: float = Field(default=20.0, gt=0, alias="RMBOT_SHUTDOWN_TIMEOUT")
+    """On SIGTERM: seconds to finish what was accepted before exiting."""
+
+    def db_timeouts(self, interactive: bool) -> "DbTimeouts":
+        from bot.store.db import DbTimeouts
+
+        if interactive:
+            return DbTimeouts(connect=self.db_connect_timeout, statement=self.db_statement_timeout,
+                              busy=self.db_busy_timeout, ping=min(1.0, self.db_statement_timeout))
+        batch = self.db_batch_statement_timeout or None
+        return DbTimeouts(connect=self.db_connect_timeout, statement=batch, busy=max(30.0, self.db_busy_timeout))
 
     host: str = Field(default="127.0.0.1", alias="RMBOT_HOST")
     port: int = Field(default=3000, alias="RMBOT_PORT")

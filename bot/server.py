@@ -1,4 +1,4 @@
-"""One ASGI app serving every configured platform, plus /healthz.
+"""One ASGI app serving every configured platform, plus /healthz and /readyz.
 
 Each adapter package exposes `routes(bot, settings) -> list[starlette Route]`; a platform whose
 settings are missing is simply not mounted. The core is synchronous; endpoints hand work to a
@@ -8,18 +8,29 @@ thread so the event loop keeps acknowledging within the platforms' deadlines.
 the settings with `create_app` (uvicorn's app factory): Python runs one thread at a time per
 process, so a second process is what lets a second core serve requests. Every replica shares
 the store-backed deduper and replay guard, so a retry or replay is still processed once.
+
+Probes: `/healthz` is liveness (the process answers); `/readyz` is readiness: the database
+answers, its schema is at this code's head revision, and each served platform's settings are
+valid (bot/startup.py); otherwise 503 with the reasons. Shutdown: on SIGTERM uvicorn stops
+accepting and finishes open requests, then the app's lifespan shutdown drains work accepted
+but not finished (WeCom replies) within RMBOT_SHUTDOWN_TIMEOUT; the process exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -48,43 +59,86 @@ def _set(value: object) -> bool:
 
 
 def configured_platforms(settings: Settings) -> list[str]:
-    platforms = []
-    if _set(settings.slack_bot_token) and (_set(settings.slack_signing_secret) or _set(settings.slack_app_token)):
-        platforms.append("slack")
-    if all(_set(v) for v in (settings.wecom_corp_id, settings.wecom_secret, settings.wecom_token, settings.wecom_aes_key)):
-        platforms.append("wecom")
-    return platforms
+    """Platforms whose settings are all present and valid (bot/startup.py decides)."""
+    from bot.startup import mentioned, problems
+
+    return [p for p in mentioned(settings) if not problems(settings, p)]
 
 
 def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str], deduper: Deduper | None = None) -> Starlette:
     """`deduper`: pass `StoreDeduper(engine)` when several replicas serve the same app, so a
     retried event or callback landing on another replica is still processed once."""
-    routes: list[BaseRoute] = [Route("/healthz", _health, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/healthz", _health, methods=["GET"]), Route("/readyz", _ready, methods=["GET"])]
+    drains: list[Callable[[float], object]] = []
+    """Called at shutdown with the seconds left: finish accepted work within them."""
     for platform in platforms:
         if platform == "slack":
             from bot.adapters.slack import routes as slack_routes
 
             routes += slack_routes(bot, settings, deduper=deduper)
         elif platform == "wecom":
-            from bot.adapters.wecom import routes as wecom_routes
+            from bot.adapters.wecom.callback import WeComAdapter
 
-            routes += wecom_routes(bot, settings, deduper=deduper)
+            adapter = WeComAdapter.from_settings(bot, settings, deduper)
+            routes += adapter.routes()
+            drains.append(adapter.shutdown)
         else:
             raise ValueError(f"unknown platform {platform!r}")
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        deadline = _stop_deadline(settings.shutdown_timeout)
+        for drain in drains:
+            await run_in_threadpool(drain, max(0.0, deadline - time.monotonic()))
+        log.info("HTTP worker %d stopped: accepted work drained", os.getpid())
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.platforms = list(platforms)
+    app.state.engine = bot.engine
+    app.state.settings = settings
     return app
 
 
 async def _health(request: Request) -> JSONResponse:
+    """Liveness: the process answers (nothing else is checked: a restart would not fix it)."""
     return JSONResponse({"status": "ok", "platforms": request.app.state.platforms})
 
 
-def serving_engine(url: str) -> Engine:
-    """The store engine of a serving process, its pool sized for the request threads."""
+async def _ready(request: Request) -> JSONResponse:
+    """Readiness: 200 when this replica can answer, else 503 with every reason."""
+    state = request.app.state
+    reasons = await run_in_threadpool(readiness_problems, state.engine, state.settings, state.platforms)
+    body = {"status": "ok" if not reasons else "unavailable", "platforms": state.platforms, "reasons": reasons}
+    return JSONResponse(body, status_code=200 if not reasons else 503)
+
+
+def readiness_problems(engine: Engine, settings: Settings, platforms: Sequence[str]) -> list[str]:
+    """Database reachable, schema at head, each served platform's settings valid."""
+    from bot.startup import check
+    from bot.store.migrate import current_revision, head_revision
+
+    reasons: list[str] = []
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001  (any failure is the reason, not a 500)
+        reasons.append(f"database unreachable: {exc.__class__.__name__}")
+    else:
+        head = head_revision()
+        if current != head:
+            reasons.append(f"schema at revision {current or 'none'}, this code needs {head}: run rmbot db upgrade")
+    reasons += check(settings, list(platforms))
+    return reasons
+
+
+def serving_engine(settings: Settings) -> Engine:
+    """The store engine of a serving process, its pool sized for the request threads, every
+    statement bounded so a stalled database answers 暂时不可用 within seconds."""
     from bot.store.db import make_engine
 
-    return make_engine(url, **POOL)
+    return make_engine(settings.database_url, timeouts=settings.db_timeouts(interactive=True), **POOL)
 
 
 def create_app() -> Starlette:
@@ -95,7 +149,7 @@ def create_app() -> Starlette:
 
     settings = get_settings()
     setup_logging(settings)
-    engine = serving_engine(settings.database_url)
+    engine = serving_engine(settings)
     default = ",".join(configured_platforms(settings))
     platforms = [p for p in os.environ.get(PLATFORMS_ENV, default).split(",") if p]
     return build_app(Rmbot(engine, load_policy(settings)), settings, platforms, deduper=StoreDeduper(engine))
@@ -117,18 +171,68 @@ class NoDelayH11Protocol(H11Protocol):
         super().connection_made(transport)
 
 
-def run(app: Starlette | str, *, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
-    """Serve `app`: the app itself in this process or, for `workers > 1`, the import path of an
-    app factory such as "bot.server:create_app", built anew in each worker process."""
+_stop_requested_at: float | None = None
+"""When this process was asked to stop (time.monotonic): the drain bound counts from there."""
+
+
+def _stop_deadline(timeout: float) -> float:
+    return (_stop_requested_at or time.monotonic()) + timeout
+
+
+def _server_class():  # noqa: ANN202  (uvicorn is imported lazily)
     import uvicorn
 
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, noting when the stop signal came (for the drain bound)."""
+
+        def handle_exit(self, sig: int, frame: object) -> None:  # type: ignore[override]
+            global _stop_requested_at
+            _stop_requested_at = _stop_requested_at or time.monotonic()
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    return GracefulServer
+
+
+@contextlib.contextmanager
+def absorbed_stop_signals() -> Iterator[list[int]]:
+    """uvicorn raises the stop signal again once it has shut down gracefully, which kills the
+    process with 143: inside this block that signal is only recorded, so the caller finishes
+    its own shutdown (scheduler, Socket Mode) and exits 0. Yields the signals received."""
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda s, _f: received.append(s)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(app: Starlette | str, *, host: str, port: int, workers: int = 1, log_level: str = "info",
+        shutdown_timeout: float = 20.0) -> None:
+    """Serve `app`: the app itself in this process or, for `workers > 1`, the import path of an
+    app factory such as "bot.server:create_app", built anew in each worker process. Returns
+    after a graceful stop (SIGTERM, Ctrl-C): open requests finished, accepted work drained."""
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(app, host=host, port=port, workers=workers, factory=isinstance(app, str), log_level=log_level,
-                    log_config=None, http=NoDelayH11Protocol)
+        _serve(app, host=host, port=port, log_level=log_level, shutdown_timeout=shutdown_timeout, workers=workers)
         return
     if not isinstance(app, str):
         raise TypeError("several workers need the import path of an app factory")
-    _supervise(app, host, port, workers, log_level)
+    _supervise(app, host, port, workers, log_level, shutdown_timeout)
+
+
+def _serve(app: Starlette | str, *, host: str | None = None, port: int | None = None, log_level: str,
+           shutdown_timeout: float, workers: int = 1, sockets: list[socket.socket] | None = None) -> None:
+    import uvicorn
+
+    kwargs = {} if sockets else {"host": host, "port": port, "workers": workers}
+    config = uvicorn.Config(app, factory=isinstance(app, str), log_level=log_level, log_config=None,
+                            http=NoDelayH11Protocol, timeout_graceful_shutdown=max(1, round(shutdown_timeout)),
+                            **kwargs)  # type: ignore[arg-type]
+    server = _server_class()(config)
+    with absorbed_stop_signals():
+        server.run(sockets=sockets)
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the port is taken or the app failed to start
 
 
 def reuseport_socket(host: str, port: int) -> socket.socket:
@@ -144,22 +248,19 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(factory: str, host: str, port: int, log_level: str) -> None:
-    """One HTTP worker process (spawned): its own socket, app, engine and thread pools."""
-    import uvicorn
-
+def _worker(factory: str, host: str, port: int, log_level: str, shutdown_timeout: float) -> None:
+    """One HTTP worker process (spawned): its own socket, app, engine and thread pools. On
+    SIGTERM (from the supervisor) it stops gracefully, as a single process would, and exits 0."""
     from bot.config import get_settings
 
     setup_logging(get_settings())  # a spawned process: nothing of the parent's setup is here
-    sock = reuseport_socket(host, port)
-    config = uvicorn.Config(factory, factory=True, log_level=log_level, log_config=None, http=NoDelayH11Protocol)
-    uvicorn.Server(config).run(sockets=[sock])
+    _serve(factory, log_level=log_level, shutdown_timeout=shutdown_timeout, sockets=[reuseport_socket(host, port)])
 
 
-def _supervise(factory: str, host: str, port: int, workers: int, log_level: str) -> None:
-    """Start the workers, restart any that dies, stop them all on SIGTERM or Ctrl-C."""
+def _supervise(factory: str, host: str, port: int, workers: int, log_level: str, shutdown_timeout: float) -> None:
+    """Start the workers, restart any that dies; on SIGTERM or Ctrl-C pass SIGTERM on to each
+    and wait for their graceful stop (the drain bound, plus a little), killing any still there."""
     import multiprocessing
-    import signal
     import threading
 
     reuseport_socket(host, port).close()  # a port taken by another program fails here, once
@@ -167,20 +268,37 @@ def _supervise(factory: str, host: str, port: int, workers: int, log_level: str)
     stop = threading.Event()
 
     def start(n: int) -> multiprocessing.process.BaseProcess:
-        proc = spawn.Process(target=_worker, args=(factory, host, port, log_level), name=f"rmbot-http-{n}")
+        proc = spawn.Process(target=_worker, args=(factory, host, port, log_level, shutdown_timeout),
+                             name=f"rmbot-http-{n}")
         proc.start()
         return proc
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    procs = [start(n) for n in range(workers)]
-    log.info("serving on %s:%d with %d worker processes", host, port, workers)
-    while not stop.wait(1.0):
-        for n, proc in enumerate(procs):
-            if not proc.is_alive():
-                log.error("HTTP worker %s exited with code %s; starting another", proc.pid, proc.exitcode)
-                procs[n] = start(n)
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.join(timeout=30)
+    def stop_requested(*_: object) -> None:
+        global _stop_requested_at
+        _stop_requested_at = _stop_requested_at or time.monotonic()
+        stop.set()
+
+    previous = {sig: signal.signal(sig, stop_requested) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        procs = [start(n) for n in range(workers)]
+        log.info("serving on %s:%d with %d worker processes", host, port, workers)
+        while not stop.wait(1.0):
+            for n, proc in enumerate(procs):
+                if not proc.is_alive():
+                    log.error("HTTP worker %s exited with code %s; starting another", proc.pid, proc.exitcode)
+                    procs[n] = start(n)
+        log.info("stopping %d HTTP worker processes (up to %.0f s)", workers, shutdown_timeout)
+        for proc in procs:
+            proc.terminate()
+        deadline = _stop_deadline(shutdown_timeout) + 5.0
+        for proc in procs:
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                log.error("HTTP worker %s did not stop within the bound: killed", proc.pid)
+                proc.kill()
+                proc.join(timeout=5)
+            elif proc.exitcode:
+                log.warning("HTTP worker %s exited with code %s", proc.pid, proc.exitcode)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

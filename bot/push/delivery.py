@@ -50,7 +50,12 @@ class DeliveryStats:
 
 STALE_EVERY = 10.0
 """Seconds between looks for rows whose lease ran out (a crashed worker's): every drain's first
-claim looks, and a long drain again this often; leases last minutes."""
+claim looks, and a long drain again this often."""
+
+DEFAULT_LEASE = timedelta(seconds=20)
+"""A claim's lease. Short, because it is renewed while the worker lives (the heartbeat, every
+quarter lease): a worker that dies (kill -9, a lost host) leaves rows that others verify and
+send within seconds, not minutes. Rows of a dead process on this host are taken over at once."""
 
 
 def backoff(attempt: int) -> timedelta:
@@ -82,7 +87,7 @@ class DeliveryWorker:
         engine: Engine,
         senders: Mapping[str, Sender],
         worker_id: str | None = None,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = DEFAULT_LEASE,
         batch: int = 2000,
         max_attempts: int = 8,
         now: Callable[[], datetime] = clock.now,
@@ -103,6 +108,17 @@ class DeliveryWorker:
         the interval: a channel's next row is claimed well before it is due."""
         self._answered = AnswerTimes()
         """Pacing outlives a drain: the next drain's first message to a channel waits too."""
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Graceful shutdown: drains stop claiming; rows claimed but not yet handed to a sending
+        thread go back to the outbox at once (pending again, or verified by the next worker);
+        sends already in flight finish and are recorded. Running drains then return."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def run_once(self) -> DeliveryStats:
         """One claim, and everything it took sent (paced) and settled. `claimed` in the result
@@ -125,19 +141,37 @@ class DeliveryWorker:
         claims = 0
         want_claim = True  # at first, after rows were settled, and while claims come back full
         last_claim = last_settle = last_stale = -math.inf
+        held: dict[int, Claimed] = {}  # claimed by this drain and not settled in the database
+        last_renew = time.monotonic()
+        released = False
+        outbox.expire_dead_holders(self.engine, self.now())
         try:
             while True:
                 now = time.monotonic()
                 if done and (not outstanding or now - last_settle >= self.tick):
                     with sendq.paused():  # bookkeeping first: it frees the next rows
                         outbox.mark_sent_many(self.engine, done, self.now())
+                    for row, _ in done:
+                        held.pop(row.id, None)
                     done = []
                     last_settle, want_claim = now, True
-                can_claim = want_claim and claims < max_claims and outstanding < self.batch
+                if held and now - last_renew >= self.lease.total_seconds() / 4:
+                    outbox.renew(self.engine, list(held.values()), self.now(), self.lease)  # the heartbeat
+                    last_renew = now
+                if self._stop.is_set() and not released:
+                    left = sendq.take_all()
+                    outbox.release(self.engine, left, self.now())
+                    for row in left:
+                        held.pop(row.id, None)
+                    outstanding -= len(left)
+                    released, want_claim = True, False
+                    if left:
+                        log.info("stopping: %d claimed rows not started, back in the outbox", len(left))
+                can_claim = want_claim and not released and claims < max_claims and outstanding < self.batch
                 if can_claim and (not outstanding or now - last_claim >= self.tick):
                     stale = now - last_stale >= STALE_EVERY
                     limit = self.batch - outstanding
-                    claimed = self._claim(sendq, limit, stale, backlog)
+                    claimed = self._claim(sendq, limit, stale, backlog, held)
                     claims += 1
                     stats.claimed += claimed
                     outstanding += claimed
@@ -145,20 +179,24 @@ class DeliveryWorker:
                     last_stale = now if stale else last_stale
                     while len(threads) < min(self.concurrency, outstanding):
                         threads.append(self._start_sender(sendq, answers))
-                    can_claim = want_claim and claims < max_claims
+                    can_claim = want_claim and not released and claims < max_claims
                 if not outstanding and not done and not can_claim:
                     return stats
                 until = self._next_tick(bool(done), can_claim, last_settle, last_claim)
-                outstanding -= self._collect(answers, until, done, stats, backlog)
+                outstanding -= self._collect(answers, until, done, stats, backlog, held)
         finally:
             sendq.close()
             for thread in threads:
                 thread.join()
 
-    def _claim(self, sendq: SendQueue, limit: int, stale: bool, backlog: dict[tuple[str, str], int]) -> int:
+    def _claim(self, sendq: SendQueue, limit: int, stale: bool, backlog: dict[tuple[str, str], int],
+               held: dict[int, Claimed]) -> int:
         """Claim up to `limit` rows into the send queue; how many."""
         with sendq.paused():
+            if stale:
+                outbox.expire_dead_holders(self.engine, self.now())
             rows = outbox.claim(self.engine, self.worker_id, self.now(), self.lease, limit, stale=stale)
+        held.update((row.id, row) for row in rows)
         self._answered.forget(time.monotonic() - self.tick - self._longest)
         sendq.put((row, self._interval(row.platform), backlog.get(row.channel, 1)) for row in rows)
         return len(rows)
@@ -169,7 +207,7 @@ class DeliveryWorker:
         return min(ticks, default=math.inf)
 
     def _collect(self, answers: queue.SimpleQueue[Attempt], until: float, done: list[tuple[Claimed, str | None]],
-                 stats: DeliveryStats, backlog: dict[tuple[str, str], int]) -> int:
+                 stats: DeliveryStats, backlog: dict[tuple[str, str], int], held: dict[int, Claimed]) -> int:
         """Settle the answers there are, waiting for the first until `until` (1 s at most);
         returns how many."""
         try:
@@ -178,7 +216,8 @@ class DeliveryWorker:
             return 0
         settled = 0
         while True:
-            self._settle(attempt, done, stats, backlog)
+            if self._settle(attempt, done, stats, backlog):
+                held.pop(attempt[0].id, None)  # settled in the database already: no more heartbeat
             settled += 1
             try:
                 attempt = answers.get_nowait()
@@ -200,8 +239,9 @@ class DeliveryWorker:
                 answers.put((row, "unknown", f"{exc.__class__.__name__}: {exc}", time.monotonic()))
 
     def _settle(self, attempt: Attempt, done: list[tuple[Claimed, str | None]], stats: DeliveryStats,
-                backlog: dict[tuple[str, str], int]) -> None:
-        """Record an answer: pacing, then sent rows to mark with the next tick, failures now."""
+                backlog: dict[tuple[str, str], int]) -> bool:
+        """Record an answer: pacing, then sent rows to mark with the next tick, failures now
+        (True: the row's state is written, so its lease is no longer renewed)."""
         row, outcome, detail, answered_at = attempt
         self._answered.record(row.channel, answered_at)
         if outcome in ("sent", "verified"):
@@ -211,7 +251,7 @@ class DeliveryWorker:
                 stats.sent += 1
             else:
                 stats.verified += 1
-            return
+            return False
         stats.errors.append(f"{row.key}: {detail}")
         if outcome == "retry":
             final = row.attempts + 1 >= self.max_attempts
@@ -224,6 +264,7 @@ class DeliveryWorker:
         else:  # unknown: verified with the platform once the lease is over
             outbox.note_unknown(self.engine, row, detail or "", self.max_attempts)
             stats.unknown += 1
+        return True
 
     def _interval(self, platform: str) -> float:
         return float(getattr(self.senders.get(platform), "min_interval", 0.0) or 0.0)

@@ -94,6 +94,14 @@ class SendQueue:
                 self._paused = False
                 self._cond.notify_all()
 
+    def take_all(self) -> list[Claimed]:
+        """Every row not yet taken by a sending thread, removed from the queue (shutdown)."""
+        with self._cond:
+            rows = [r for _, _, r, _ in self._waiting] + [r for _, _, r in self._ready]
+            self._waiting.clear()
+            self._ready.clear()
+            return rows
+
     def close(self) -> None:
         """Every taker gets None from now on. Rows still here (a drain that failed) stay claimed
         in the database, verified and sent after their lease."""

@@ -1,12 +1,16 @@
 """APScheduler 3 cron jobs for the pushes, firing only on Chinese working days.
 
-Every replica may run the scheduler: building is idempotent per (kind, branch, day) through the
-outbox's unique keys, and delivery claims rows under locks, so replicas never double-send.
+Every replica may run the scheduler: one of them builds each (kind, day) (bot/push/catchup.py:
+a lock and a build row), building is idempotent per (kind, branch, day) through the outbox's
+unique keys anyway, and delivery claims rows under locks, so replicas never double-send. A
+scheduler starting after a push time builds the day at once (catch-up) if nobody did.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import date, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -38,7 +42,12 @@ def run_kind(service: PushService, worker: DeliveryWorker, kind: str, day: date 
         wd = is_working_day(service.calendar, day)
         if wd.fallback:
             log.warning("no official holiday data for %s: assuming Mon–Fri (%s)", day.year, wd.reason.text)
-        result = service.build(kind, day, now=worker.now())
+        from bot.push.catchup import build_once
+
+        result = build_once(service, kind, day, now=worker.now())
+        if result is None:  # built by another replica (or by us before a restart)
+            worker.drain()
+            return
         if result.skipped:
             log.info("push %s %s skipped: %s", kind, day, result.skipped)
             return
@@ -59,4 +68,34 @@ def build_scheduler(service: PushService, worker: DeliveryWorker, times: dict[st
     # Retries and anything a crashed replica left behind: at start, then every few seconds.
     sched.add_job(worker.drain, "interval", seconds=deliver_every_seconds, id="push-deliver", replace_existing=True,
                   next_run_time=datetime.now(clock.SHANGHAI))
+    # A push time that passed while no scheduler ran: built now, once.
+    sched.add_job(catch_up_job, args=[service, worker, times], id="push-catchup", replace_existing=True,
+                  next_run_time=datetime.now(clock.SHANGHAI))
     return sched
+
+
+def catch_up_job(service: PushService, worker: DeliveryWorker, times: dict[str, str]) -> None:
+    """Never raises, like the cron jobs."""
+    from bot.push.catchup import catch_up
+
+    try:
+        if catch_up(service, times, worker.now()):
+            worker.drain()
+    except Exception:  # noqa: BLE001
+        log.exception("push catch-up failed; check `rmbot push status` and rerun with `rmbot push run`")
+
+
+def shutdown(sched: BackgroundScheduler, worker: DeliveryWorker, timeout: float) -> bool:
+    """Graceful stop: no new jobs, the delivery worker stops claiming (rows not started go back
+    to the outbox), running jobs get `timeout` seconds to finish. False if one is still running
+    then (a build: it rolls back, and the next start's catch-up builds the day again)."""
+    worker.stop()
+    stopper = threading.Thread(target=sched.shutdown, kwargs={"wait": True}, name="scheduler-stop", daemon=True)
+    start = time.monotonic()
+    stopper.start()
+    stopper.join(timeout)
+    if stopper.is_alive():
+        log.error("push scheduler: a job still running after %.0f s; exiting anyway", timeout)
+        return False
+    log.info("push scheduler stopped in %.1f s", time.monotonic() - start)
+    return True

@@ -330,3 +330,16 @@ class SeenKey(SQLModel, table=True):
     __tablename__ = "seen_key"
     key: str = Field(primary_key=True, max_length=200)
     seen_at: datetime = Field(sa_type=ShanghaiDateTime, index=True)
+
+
+class PushBuild(SQLModel, table=True):
+    """A (push kind, day) built: the scheduler's catch-up skips it, `rmbot push status` shows
+    days due without one. Written after the build, under the build lock (bot/push/catchup.py)."""
+
+    __tablename__ = "push_build"
+    kind: str = Field(primary_key=True, max_length=20)
+    push_date: date = Field(primary_key=True)
+    built_at: datetime = Field(sa_type=ShanghaiDateTime)
+    built_by: str = Field(max_length=120)
+    enqueued: int = 0
+    note: str | None = Field(default=None, max_length=200)

@@ -127,6 +127,110 @@ def claim(engine: Engine, worker: str, now: datetime, lease: timedelta, limit: i
     return sorted(claimed, key=lambda row: row.id)
 
 
+def renew(engine: Engine, rows: Sequence[Claimed], now: datetime, lease: timedelta) -> int:
+    """The heartbeat: extend the lease of rows this worker still holds (in flight, ours)."""
+    if not rows:
+        return 0
+    with engine.begin() as conn:
+        return conn.execute(update(Outbox).where(
+            Outbox.id.in_([r.id for r in rows]), Outbox.claimed_by.in_({r.claimed_by for r in rows}),
+            _status_in(IN_FLIGHT)).values(lease_until=now + lease)).rowcount
+
+
+def release(engine: Engine, rows: Sequence[Claimed], now: datetime) -> None:
+    """Rows claimed but never handed to a sender (a stopping worker): a 'sending' row goes back
+    to pending, as if never claimed; a row still to verify gets an expired lease, so the next
+    worker verifies it at once."""
+    if not rows:
+        return
+    mine = and_(Outbox.id.in_([r.id for r in rows]), Outbox.claimed_by.in_({r.claimed_by for r in rows}))
+    with engine.begin() as conn:
+        conn.execute(update(Outbox).where(mine, Outbox.status == "sending")
+                     .values(status="pending", claimed_by=None, lease_until=None))
+        conn.execute(update(Outbox).where(mine, Outbox.status == "verifying").values(lease_until=now))
+
+
+def holder_pid(claimed_by: str | None, host: str) -> int | None:
+    """The process id in a claim token `host:pid:nonce` made on `host`, else None."""
+    parts = (claimed_by or "").rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def _process_gone(pid: int) -> bool:
+    import os
+
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: alive
+        return False
+    return False
+
+
+def expire_dead_holders(engine: Engine, now: datetime) -> int:
+    """Rows held under a live lease by a process of this host that no longer exists (kill -9)
+    get their lease ended now, so the next claim verifies and sends them at once instead of
+    after the lease. Holders on other hosts are left to their (short, heartbeat) lease."""
+    import socket
+
+    host = socket.gethostname()
+    held = and_(_status_in(IN_FLIGHT), Outbox.lease_until >= now)
+    with engine.connect() as conn:
+        holders = [h for (h,) in conn.execute(select(Outbox.claimed_by).where(held).distinct())]
+    dead = [h for h in holders if (pid := holder_pid(h, host)) is not None and _process_gone(pid)]
+    if not dead:
+        return 0
+    with engine.begin() as conn:
+        return conn.execute(update(Outbox).where(held, Outbox.claimed_by.in_(dead))
+                            .values(lease_until=now - timedelta(microseconds=1))).rowcount
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why unsent rows are not being delivered right now (`rmbot push deliver`)."""
+
+    retry_later: int = 0
+    """pending, their next attempt scheduled later (backoff after a failure)."""
+    next_retry: datetime | None = None
+    held: int = 0
+    """in flight under another worker's live lease (being sent elsewhere, or its holder died on
+    another host: the lease ends within seconds)."""
+    holders: tuple[str, ...] = ()
+    held_until: datetime | None = None
+    blocked: int = 0
+    """queued behind their channel's head row (sent in order, one at a time)."""
+    dead: int = 0
+    """given up on: an operator must look (`rmbot push status`)."""
+
+
+def waiting(engine: Engine, now: datetime) -> Waiting:
+    heads = select(func.min(Outbox.id)).where(unsent()).group_by(Outbox.platform, Outbox.target)
+    with engine.connect() as conn:
+        head_ids = {i for (i,) in conn.execute(heads)}
+        rows = conn.execute(select(Outbox.id, Outbox.status, Outbox.next_attempt_at, Outbox.claimed_by,
+                                   Outbox.lease_until).where(unsent())).all()
+        dead = conn.execute(select(func.count()).where(Outbox.status == "dead")).scalar_one()
+    retry = [r for r in rows if r.id in head_ids and r.status == "pending" and _aware(r.next_attempt_at) > now]
+    held = [r for r in rows if r.id in head_ids and r.status in IN_FLIGHT]
+    return Waiting(
+        retry_later=len(retry), next_retry=min((_aware(r.next_attempt_at) for r in retry), default=None),
+        held=len(held), holders=tuple(sorted({(r.claimed_by or "?").rsplit(":", 1)[0] for r in held})),
+        held_until=max((_aware(r.lease_until) for r in held if r.lease_until is not None), default=None),
+        blocked=len(rows) - len(head_ids), dead=int(dead))
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive (stored as Asia/Shanghai wall time by the model)."""
+    from bot.clock import SHANGHAI
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=SHANGHAI)
+
+
 def backlog(engine: Engine) -> dict[tuple[str, str], int]:
     """Rows still to deliver per (platform, target): the worker serves the longest channels first,
     since the last message of the longest channel is what the whole delivery waits for."""

@@ -55,6 +55,31 @@ def socket_mode_handler(bot: Rmbot, settings: Settings, app: App | None = None) 
     return RmbotSocketModeHandler(app or build_app(bot, settings), app_token=token)
 
 
+def connect_with_backoff(handler: SocketModeHandler, stop: threading.Event, first: float = 1.0,
+                         longest: float = 60.0) -> threading.Thread:
+    """Connect in the background, retrying with exponential back-off while Slack is unreachable
+    (one warning line per attempt, never a traceback), until connected or `stop` is set. Once
+    connected, slack_sdk reconnects by itself."""
+    log = logging.getLogger("rmbot.slack")
+
+    def attempt() -> None:
+        delay = first
+        while not stop.is_set():
+            try:
+                handler.connect()
+                log.info("Slack Socket Mode connected")
+                return
+            except Exception as exc:  # noqa: BLE001  (network, DNS, Slack down, bad token)
+                log.warning("Slack Socket Mode cannot connect (%s: %s); retrying in %.0f s",
+                            exc.__class__.__name__, str(exc)[:200], delay)
+            stop.wait(delay)
+            delay = min(longest, delay * 2)
+
+    thread = threading.Thread(target=attempt, name="slack-socket-connect", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_socket_mode(bot: Rmbot, settings: Settings) -> None:
     """Blocks until interrupted."""
     socket_mode_handler(bot, settings).start()

@@ -238,6 +238,29 @@ class WeComAdapter:
         self._pool.shutdown(wait=True)
         self.client.close()
 
+    def shutdown(self, timeout: float) -> int:
+        """Graceful stop (SIGTERM): answer what was accepted within `timeout` seconds. A reply
+        that would wait for WeCom's rate limit past the bound is refused by the pacer and logged
+        as not delivered (send_reply); messages still queued behind it are logged here, one
+        ERROR line each, never dropped silently. Returns how many queued messages were not run."""
+        self.client.pacer.close_at(time.monotonic() + timeout)
+        if self.drain(timeout):
+            self.close()
+            return 0
+        with self._idle:
+            left = [(user, msg) for user, queue in self._queues.items() for msg in queue]
+            for queue in self._queues.values():
+                queue.clear()
+            self._pending -= len(left)
+        for user, msg in left:
+            log.error("WeCom message from %s (MsgId %s, %s) accepted but not answered: shutting down",
+                      user, msg.get("MsgId", "?"), msg.get("MsgType", "?"))
+        if not self.drain(5.0):
+            log.error("%d WeCom replies still in progress at exit", self._pending)
+        self._pool.shutdown(wait=False)
+        self.client.close()
+        return len(left)
+
     # -- the work (worker threads) ---------------------------------------------------------------
 
     def process(self, msg: Mapping[str, str]) -> None:

@@ -70,11 +70,23 @@ class Pacer:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] | None = None) -> None:
         self._clock = clock
-        self._sleep = sleep
+        self._wake = threading.Event()
+        self._sleep = sleep or (lambda seconds: self._wake.wait(seconds) and None)
+        """The default sleep wakes early when `close_at` is called (graceful shutdown)."""
         self._sent: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._deadline: float | None = None
+
+    def close_at(self, deadline: float) -> None:
+        """Shutting down: a send that would have to wait past `deadline` (this pacer's clock) is
+        refused with a WeComError at once instead of waiting, so the caller logs it as not sent
+        within the drain bound; waits that end before the deadline still happen."""
+        with self._lock:
+            self._deadline = deadline
+        woken, self._wake = self._wake, threading.Event()
+        woken.set()
 
     def acquire(self, keys: Sequence[str], limits: Sequence[Limit]) -> float:
         """Wait until one more send to each of `keys` stays within `limits`; record it.
@@ -93,6 +105,9 @@ class Pacer:
                     for key in keys:
                         self._sent.setdefault(key, deque()).append(now)
                     return waited
+                if self._deadline is not None and now + wait > self._deadline:
+                    raise WeComError(-2, f"not sent: shutting down, WeCom's rate limit needs {wait:.0f} s more",
+                                     "pacer")
             log.info("pacing WeCom sends: waiting %.1fs", wait)
             self._sleep(wait)
             waited += wait

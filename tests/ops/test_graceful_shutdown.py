@@ -1,0 +1,97 @@
+"""SIGTERM to `rmbot serve` (one process and --workers 2) and `rmbot scheduler`: what was
+accepted is answered within the drain bound, what cannot be is logged as not sent, exit 0."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from bot.adapters.wecom.crypto import WeComCrypto
+from tests.fakes.wecom_api import AES_KEY, CORP_ID, TOKEN, FakeWeCom, WeComSender
+from tests.ops.conftest import RMBOT, USER, Served, environment, wait_until
+
+
+def _sender(served: Served) -> WeComSender:
+    return WeComSender(served.url, WeComCrypto(TOKEN, AES_KEY, CORP_ID))
+
+
+def _replies_to(wecom: FakeWeCom, user: str) -> list[str]:
+    return [str(c.body.get("markdown", {}).get("content", "")) for c in wecom.delivered() if c.body.get("touser") == user]
+
+
+def test_sigterm_answers_the_accepted_callback_and_exits_0(bank: Path, wecom: FakeWeCom, tmp_path: Path) -> None:
+    served = Served(["serve", "wecom", "--no-scheduler"], environment(f"sqlite:///{bank}", wecom), tmp_path)
+    try:
+        served.wait_healthy()
+        sender = _sender(served)
+        assert sender.text(USER, "/tier C0000001").status_code == 200  # accepted; the work runs after the 200
+        code = served.terminate()
+        sender.close()
+    finally:
+        served.kill()
+    assert code == 0, served.output()[-3000:]
+    replies = _replies_to(wecom, USER)
+    assert len(replies) >= 1 and "C0000001" in "".join(replies), served.output()[-3000:]
+
+
+def test_sigterm_with_two_workers_exits_0_after_answering(bank: Path, wecom: FakeWeCom, tmp_path: Path) -> None:
+    served = Served(["serve", "wecom", "--no-scheduler", "--workers", "2"], environment(f"sqlite:///{bank}", wecom),
+                    tmp_path)
+    try:
+        served.wait_healthy()
+        sender = _sender(served)
+        for _ in range(4):  # over fresh connections: both workers get some
+            assert sender.text(USER, "/whoami").status_code == 200
+        code = served.terminate()
+        sender.close()
+    finally:
+        served.kill()
+    assert code == 0, served.output()[-3000:]
+    assert len(_replies_to(wecom, USER)) == 4, served.output()[-3000:]
+
+
+def test_replies_waiting_for_the_rate_limit_are_logged_not_dropped(bank: Path, wecom: FakeWeCom,
+                                                                   tmp_path: Path) -> None:
+    """WeCom takes 30 messages a minute per member: the 31st waits a minute, past a 3 s bound."""
+    env = environment(f"sqlite:///{bank}", wecom, RMBOT_SHUTDOWN_TIMEOUT="3")
+    served = Served(["serve", "wecom", "--no-scheduler"], env, tmp_path)
+    total = 36
+    try:
+        served.wait_healthy()
+        sender = _sender(served)
+        for _ in range(total):
+            assert sender.text(USER, "/whoami").status_code == 200
+        wait_until(lambda: len(_replies_to(wecom, USER)) >= 30, 60, "the first 30 replies")
+        started = time.monotonic()
+        code = served.terminate()
+        took = time.monotonic() - started
+        sender.close()
+    finally:
+        served.kill()
+    output = served.output()
+    assert code == 0, output[-3000:]
+    assert took < 3 + 8, took  # the bound, plus start-up of the stop
+    sent = len(_replies_to(wecom, USER))
+    not_sent = output.count("not delivered") + output.count("accepted but not answered")
+    assert sent == 30 and sent + not_sent == total, (sent, not_sent, output[-4000:])
+
+
+def test_scheduler_sigterm_exits_0(bank: Path, tmp_path: Path) -> None:
+    proc = subprocess.Popen(RMBOT + ["scheduler"], cwd=tmp_path, env=environment(f"sqlite:///{bank}"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Push scheduler running" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert "Push scheduler stopped" in rest and "push scheduler stopped in" in rest

@@ -12,7 +12,7 @@ from bot.core.reply import Reply, Table
 from bot.store.customers import Profile, load_profile, with_profile_head
 from bot.core.followup import followup_buttons
 from rules.advice import Maturing, next_action
-from rules.behaviour import BehaviourInput, classify_behaviour
+from rules.behaviour import BehaviourInput, classify_behaviour, outflow_reference_month
 from rules.churn import LEVEL_ZH, churn_level
 from rules.masking import aum_band, mask_name, mask_phone
 from rules.maturity import due_in
@@ -52,10 +52,10 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
     )
     today = ctx.today
     current = point_fen if point_fen is not None else (complete[0].month_end_fen if complete else 0)
-    outflow_back = max(1, round(policy.behaviour.dormant_outflow_days / 30))
-    before = complete[outflow_back - 1].month_end_fen if len(complete) >= outflow_back else None
+    ref_month = outflow_reference_month(p.data_date or today, policy.behaviour)
+    before = next((m.month_end_fen for m in complete if m.month == ref_month), None)
     kinds = {h.kind for h in p.holdings}
-    txn_3m = sum(m.txn_count for m in complete[:3])
+    txn_3m = sum(m.txn_count for m in complete[:policy.behaviour.active_txn_months])
     behaviour = classify_behaviour(
         BehaviourInput(today, current, before, p.last_contact, txn_3m, len(kinds)), policy.behaviour
     )

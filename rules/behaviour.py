@@ -8,7 +8,7 @@ nor active is 潜在 — a customer with needs the bank does not yet serve.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from rules.money import compare_wan, fmt_gap, yuan_to_fen
@@ -23,9 +23,10 @@ class BehaviourInput:
     today: date
     aum_fen: int
     aum_fen_before: int | None
-    """AUM `dormant_outflow_days` ago (month-end balance of that month), if known."""
+    """AUM `dormant_outflow_days` ago: the month-end `outflow_reference_month` picks, if known."""
     last_contact: date | None
     txn_count_3m: int
+    """Transactions over the last `policy.active_txn_months` complete months."""
     product_kinds: int
 
 
@@ -54,7 +55,7 @@ def classify_behaviour(data: BehaviourInput, policy: BehaviourPolicy) -> Behavio
         )])
     recent_contact = days_since is not None and days_since <= policy.active_contact_days
     if data.txn_count_3m >= policy.active_min_txn_3m or recent_contact:
-        why = (f"近3个月交易 {data.txn_count_3m} 笔 ≥ {policy.active_min_txn_3m}"
+        why = (f"近{policy.active_txn_months}个月交易 {data.txn_count_3m} 笔 ≥ {policy.active_min_txn_3m}"
                if data.txn_count_3m >= policy.active_min_txn_3m
                else f"{days_since} 天前有客户经理联系（≤ {policy.active_contact_days} 天）")
         return BehaviourResult(ACTIVE, [Reason("behaviour.active", f"{why} → 活跃客户", src,
@@ -62,10 +63,29 @@ def classify_behaviour(data: BehaviourInput, policy: BehaviourPolicy) -> Behavio
     trend = "" if data.aum_fen_before is None else f"，{asset_trend(data.aum_fen, data.aum_fen_before, policy)}"
     return BehaviourResult(POTENTIAL, [Reason(
         "behaviour.potential",
-        f"近3个月交易 {data.txn_count_3m} 笔 < {policy.active_min_txn_3m}，{contact_text}"
+        f"近{policy.active_txn_months}个月交易 {data.txn_count_3m} 笔 < {policy.active_min_txn_3m}，{contact_text}"
         f"{trend}，持有 {data.product_kinds} 类产品 → 潜在客户（有待开发）",
         src, {"txn_count_3m": data.txn_count_3m, "product_kinds": data.product_kinds},
     )])
+
+
+def outflow_reference_month(on: date, policy: BehaviourPolicy) -> date:
+    """The month (its first day) whose month-end stands for "AUM `dormant_outflow_days` ago".
+
+    Only month-ends are kept for history, so the window is read at the complete month-end
+    nearest to `on − days` (the earlier one on a tie), never the month of `on` itself. /tier,
+    the 沉睡 campaign audience and /summary's 沉睡 count all call this, so they agree."""
+    target = on - timedelta(days=policy.dormant_outflow_days)
+    first_of_on = on.replace(day=1)
+    end_before = target.replace(day=1) - timedelta(days=1)  # month-end before target's month
+    end_of = _month_end(target)  # month-end of target's month
+    best = end_before if (target - end_before) <= (end_of - target) or end_of >= first_of_on else end_of
+    return best.replace(day=1)
+
+
+def _month_end(d: date) -> date:
+    nxt = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return nxt - timedelta(days=1)
 
 
 def asset_trend(now_fen: int, before_fen: int, policy: BehaviourPolicy) -> str:

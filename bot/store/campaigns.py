@@ -34,7 +34,7 @@ from bot.store.models import (
     PushDestination,
     Staff,
 )
-from rules.behaviour import DORMANT
+from rules.behaviour import DORMANT, outflow_reference_month
 from rules.maturity import ratio_scaled
 from rules.money import yuan_to_fen
 from rules.policy import Policy
@@ -144,12 +144,12 @@ def _dormant(stmt: Select, policy: Policy, today: date, data_date: date | None) 
     p = policy.behaviour
     if data_date is None:
         return stmt.where(literal(False)), literal(DORMANT)
-    back = max(1, round(p.dormant_outflow_days / 30))  # as /tier: the month-end `back` months ago
+    ref_month = outflow_reference_month(data_date, p)  # as /tier and /summary
     before = aliased(AumMonthly, name="before")
     quiet_since = datetime.combine(today - timedelta(days=p.dormant_no_contact_days), time(0), SHANGHAI)
     stmt = (
         stmt.join(Balance, and_(Balance.customer_id == Customer.id, Balance.as_of == data_date))
-        .join(before, and_(before.customer_id == Customer.id, before.month == add_months(month_start(data_date), -back)))
+        .join(before, and_(before.customer_id == Customer.id, before.month == ref_month))
         .where(Customer.kind == "individual",
                Balance.aum_fen < yuan_to_fen(p.dormant_max_aum_yuan),
                Balance.aum_fen < before.month_end_fen,

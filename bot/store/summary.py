@@ -20,7 +20,7 @@ Definitions (the 口径 the reply repeats, so nobody has to guess):
 * **沉睡** follows `/tier` (`rules/behaviour.py`): AUM at the closing snapshot below the policy
   line, no contact for more than `dormant_no_contact_days` days (counted from today when the
   closing snapshot is the data date, else from the day after it), and AUM below the month-end
-  `round(dormant_outflow_days / 30)` months earlier.
+  nearest to `dormant_outflow_days` before it (`rules.behaviour.outflow_reference_month`).
 * **Churn** counts come from `push_lists._churn_select` at the latest balance day of the period,
   so they equal `/churn` and the 流失预警 push. *Handled* = the item (its ref, level included) has
   a follow-up, as the push's "handled" means.
@@ -76,6 +76,7 @@ from bot.store.models import (
     Staff,
 )
 from bot.store.push_lists import SCALE, Scope, _branch_cols, _churn_select, _scoped
+from rules.behaviour import outflow_reference_month
 from rules.maturity import ratio_scaled
 from rules.money import yuan_to_fen
 from rules.policy import Policy
@@ -506,8 +507,7 @@ def _new_customers(session: Session, scope: Scope, start: date, end: date) -> tu
 def _dormant(session: Session, policy: Policy, scope: Scope, closing: Snapshot, ref_day: date) -> int:
     b = policy.behaviour
     pos = _positions(closing, "pd")
-    back = max(1, round(b.dormant_outflow_days / 30))
-    before_month = add_months(month_start(closing.on), -back)
+    before_month = outflow_reference_month(closing.on, b)  # as /tier and the campaign audience
     quiet_since = datetime.combine(ref_day - timedelta(days=b.dormant_no_contact_days), time.min, SHANGHAI)
     org, _branch, branch_id = _branch_cols()
     stmt = _scoped(

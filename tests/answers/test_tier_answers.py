@@ -105,3 +105,13 @@ def test_never_contacted_private_banking_customer_gets_a_first_visit(bank: Harne
     advice = {f.label: f.value for f in bank.ask("RM001", "/tier C0000002").reply.fields}["建议"]
     assert advice.startswith("私人银行客户从未联系"), advice
     assert "私人银行团队" in advice and "基金定投" not in advice
+
+
+def test_the_advice_uses_the_maturity_window_of_the_policy(bank: Harness) -> None:
+    from rules.policy import Policy, default_policy_text
+
+    advice = {f.label: f.value for f in bank.ask("RM001", "/tier C0000001").reply.fields}["建议"]
+    assert "7 天内到期" in advice  # the 定期 2 days ahead (11-23), inside the default 7-day window
+    narrow = Harness(bank.engine, Policy.from_texts(default_policy_text(), "maturity: {window_days: 1}"))
+    advice = {f.label: f.value for f in narrow.ask("RM001", "/tier C0000001").reply.fields}["建议"]
+    assert "天内到期" not in advice, advice

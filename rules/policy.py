@@ -162,6 +162,15 @@ class AdvicePolicy(_Frozen):
         return data
 
 
+class MaskingPolicy(_Frozen):
+    """Group-channel masking beyond DOMAIN.md §8's fixed rules (see bot.core.privacy)."""
+
+    source: str = "DOMAIN.md §8; JR/T 0171-2020 (balances are C2 personal financial information)"
+    group_min_customers: int = Field(default=3, ge=1)
+    """A sum over fewer customers than this is shown as a band in groups: over one or two
+    customers it is (or nearly is) one customer's money."""
+
+
 class SizeBounds(_Frozen):
     employees: int | None = Field(default=None, ge=0)
     revenue: Decimal | None = Field(default=None, ge=0)
@@ -233,6 +242,7 @@ class Policy(_Frozen):
     version: str
     tiers: TierPolicy
     aum_bands_yuan: list[Decimal]
+    masking: MaskingPolicy = MaskingPolicy()
     behaviour: BehaviourPolicy
     deposit_class: DepositClassPolicy
     churn: ChurnPolicy

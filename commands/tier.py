@@ -9,6 +9,7 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.registry import command
 from bot.core.reply import Reply, Table
+from bot.core.sensitive import CustomerMoney, Text
 from bot.store.customers import Profile, load_profile, with_profile_head
 from bot.core.followup import followup_buttons
 from rules.advice import Maturing, next_action
@@ -99,7 +100,9 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
         churn_text += f"：{churn.reasons[0].text}"
     reply.add("流失预警", churn_text)
     if other_bank_fen > 0:
-        reply.add("资金流向", f"流向他行 {money(other_bank_fen)}" + ("" if masked else "（需针对性挽留）"))
+        # A typed value: the masking policy shows the exact figure in a DM and a band in a group.
+        reply.add("资金流向", Text.of("流向他行 ", CustomerMoney(other_bank_fen),
+                                   "" if masked else "（需针对性挽留）"))
     if not masked and c.phone:
         reply.add("联系电话", c.phone)
     elif c.phone:

@@ -15,20 +15,23 @@ export 0 = written, 2 = refused or bad input.
 from __future__ import annotations
 
 import bisect
-import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional, TextIO
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot import clock
 from bot.config import get_settings, load_policy
 from bot.core.registry import MANAGERS
+from bot.exports.audit import Actor, audit_entry, audited_export
+from bot.exports.cells import is_stdout, open_sheet
 from bot.store.db import has_schema, make_engine
 from rules.compliance import SEVERITY_LABELS, default_lint_rules, lint
 
@@ -122,7 +125,7 @@ def export(
     from bot.core.errors import ServiceUnavailable
     from bot.store import campaigns as store
     from bot.store.customers import latest_data_date
-    from bot.store.models import AuditLog, Org
+    from bot.store.models import Org
 
     encoding = encoding.lower()
     if encoding not in ("utf-8-sig", "utf-8", "gbk", "gb18030"):
@@ -154,9 +157,11 @@ def export(
             _fail(f"未找到员工 {as_}。Unknown staff id.")
             return
 
+        actor = Actor.cli(staff.id)
+
         def audit(target_ref: str, outcome: str, detail: str) -> None:
-            session.add(AuditLog(at=now, staff_id=staff.id, platform="cli", user_ref=staff.id, channel_kind="cli",
-                                 action="campaign_export", target=target_ref[:64], outcome=outcome, detail=detail[:500]))
+            session.add(audit_entry(actor, action="campaign_export", target=target_ref, outcome=outcome, detail=detail,
+                                    at=now))
             session.commit()
 
         if staff.role not in MANAGERS:
@@ -197,36 +202,30 @@ def export(
         spec = kind.audience_with_festival if (options.get("节日") and kind.audience_with_festival) else kind.audience
         stmt = store.audience_select(spec, policy, org.path, now.date(), latest_data_date(session))
         try:
-            written = _write_csv(out_file, encoding, store.audience_rows(session, stmt))
+            written = _write_audience(engine, actor, ref, out_file, encoding, stmt)
         except OSError as exc:
             _fail(f"无法写入 {out_file}：{exc.__class__.__name__}")
             return
-        audit(ref, "allowed", f"{written} rows to {out_file.name}; columns: {','.join(CSV_COLUMNS)}")
     if str(out_file) != "-":
         out.print(f"已导出 {written} 行到 {out_file}（{kind.name} · {org.name}；不含电话、证件号、余额）", soft_wrap=True)
 
 
-def _write_csv(path: Path, encoding: str, rows: object) -> int:
-    from bot.store.campaigns import AudienceRow
+def _write_audience(engine: Engine, actor: Actor, ref: str, path: Path, encoding: str, stmt: Select) -> int:
+    """Audited first (every customer it will hold, bot/exports/audit.py), then written through the
+    cell layer (bot/exports/cells.py: no live formulas), from the same snapshot."""
+    from bot.store.campaigns import audience_rows
     from rules.masking import mask_name
 
-    def write(stream: TextIO) -> int:
-        writer = csv.writer(stream)
-        writer.writerow(CSV_COLUMNS)
-        n = 0
-        for row in rows:  # type: ignore[attr-defined]
-            assert isinstance(row, AudienceRow)
-            writer.writerow([_cell(v) for v in (row.customer_id, mask_name(row.customer_name), row.rm_id, row.rm_name,
-                                                row.org_id, row.tier or "对公客户", row.label)])
-            n += 1
-        return n
-
-    if str(path) == "-":
-        return write(sys.stdout)
-    with path.open("w", encoding=encoding, newline="") as stream:
-        return write(stream)
-
-
-def _cell(value: str) -> str:
-    """Spreadsheet programs run cells starting with = + - @ as formulas: quote them."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    sub = stmt.subquery()
+    ids = select(sub.c.customer_id).order_by(sub.c.rm_id, sub.c.customer_id)
+    where = "stdout" if is_stdout(path) else str(path.resolve())
+    with audited_export(engine, actor, action="campaign_export", target=ref, where=where, columns=CSV_COLUMNS,
+                        customers=ids) as conn:
+        with open_sheet(None if is_stdout(path) else path, title="audience", encoding=encoding) as sheet:
+            sheet.writerow(CSV_COLUMNS)
+            n = 0
+            for row in audience_rows(Session(bind=conn), stmt):
+                sheet.writerow([row.customer_id, mask_name(row.customer_name), row.rm_id, row.rm_name, row.org_id,
+                                row.tier or "对公客户", row.label])
+                n += 1
+    return n

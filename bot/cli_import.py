@@ -172,17 +172,19 @@ def _print_results(results: list[ImportResult], report: ErrorReport) -> None:
 
 def export_cmd(
     kind: Annotated[str, typer.Argument(help=f"数据类型 kind: {KIND_HELP}")],
-    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件 .csv 或 .xlsx（默认 CSV 到标准输出）")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件 .csv 或 .xlsx，- 表示标准输出（默认 CSV 到标准输出）")] = None,
     encoding: Annotated[str, typer.Option(help="CSV 编码 utf-8 | utf-8-sig | gbk | gb18030")] = "utf-8",
     header: Annotated[str, typer.Option(help="表头 en（英文列名）| zh（中文列名）")] = "en",
     date_: Annotated[str | None, typer.Option("--date", help="只导出某一数据日期（余额、月度、联系记录）")] = None,
 ) -> None:
-    """Export a kind in the import format (round-trips with `rmbot import`)."""
+    """Export a kind in the import format (round-trips with `rmbot import`); audited first."""
     found = find_kind(kind)
     if found is None:
         _fail(f"未知数据类型 {kind}；可选：{KIND_HELP}。Unknown kind.")
     if header not in ("en", "zh"):
         _fail("--header 只能是 en 或 zh")
+    if out_path is not None and str(out_path) == "-":
+        out_path = None
     if out_path is not None and out_path.suffix.lower() not in (".csv", ".txt", ".xlsx"):
         _fail("--out 应为 .csv 或 .xlsx 文件")
     day = _date(date_, "--date")

@@ -98,6 +98,13 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def refused(ctx: Context, target: str, why: str, message: str, usage: str | None = None) -> UserError:
+    """A refused step, for the caller to raise: staged as a denied audit entry first (it is written
+    even though the command fails), so every refusal on a draft or branch leaves a row."""
+    stage_audit(ctx, target=target, outcome="denied", detail=why)
+    return UserError(message, usage)
+
+
 def parse_draft_no(raw: str, usage: str) -> int:
     m = _DRAFT_NO.match(raw.strip())
     if not m:
@@ -151,13 +158,15 @@ def resolve_branch(ctx: Context, requested: str | None) -> Org:
             raise UserError(f"请用 支行=… 指定为哪个支行起草；辖内支行：{choices}。Name a branch: 支行=SB01.")
         org = ctx.session.get(Org, requested)
         if org is None or org.level != "sub_branch" or not org.path.startswith(staff.org_path):
-            raise UserError(f"未找到支行 {requested}，或不在您的辖内；辖内支行：{choices}。Unknown branch.")
+            raise refused(ctx, f"branch:{requested}", "draft refused: branch unknown or out of scope",
+                          f"未找到支行 {requested}，或不在您的辖内；辖内支行：{choices}。Unknown branch.")
         return org
     own = store.sub_branch_of(ctx.session, staff.org_id)
     if own is None:
         raise UserError("您的机构不属于任何支行，无法起草营销文案。Your org is not under a branch.")
     if requested is not None and requested != own.id:
-        raise UserError(f"只能为本支行（{own.name} {own.id}）起草营销文案。You may draft for your own branch only.")
+        raise refused(ctx, f"branch:{requested}", f"draft refused: not the caller's branch {own.id}",
+                      f"只能为本支行（{own.name} {own.id}）起草营销文案。You may draft for your own branch only.")
     return own
 
 
@@ -200,17 +209,20 @@ def edit_draft(ctx: Context, env: Env, draft_id: int, variant_word: str, text: s
         raise UserError("请提供修改后的文案。Please give the new text.", usage)
     draft, _branch = visible_draft(ctx, draft_id)
     if draft.author_id != ctx.staff.id:
-        raise UserError("只有起草人可以修改草稿。Only the author edits a draft.")
+        raise refused(ctx, f"campaign:{draft_id}", f"edit refused: author is {draft.author_id}",
+                      "只有起草人可以修改草稿。Only the author edits a draft.")
     if draft.status not in ("draft", "rejected"):
-        raise UserError(f"草稿 {draft_id} 为「{CAMPAIGN_STATUS_ZH[draft.status]}」，不能修改；如需调整请重新起草。"
-                        " Pending or approved drafts cannot be edited.")
+        raise refused(ctx, f"campaign:{draft_id}", f"edit refused: status {draft.status}",
+                      f"草稿 {draft_id} 为「{CAMPAIGN_STATUS_ZH[draft.status]}」，不能修改；如需调整请重新起草。"
+                      " Pending or approved drafts cannot be edited.")
     texts = texts_of(draft)
     texts[variant] = text
     check = check_texts(texts, env.rules, env.catalogue.bank)
     if not store.move_draft(ctx.session, draft_id, ("draft", "rejected"), status="draft", texts=dumps(texts),
                             lint=dumps(check.to_json()), lint_version=check.rules_version[:32],
                             blocked=check.blocked, updated_at=ctx.now):
-        raise UserError("草稿状态已变化，请用 /campaign show 查看后重试。The draft changed meanwhile.")
+        raise refused(ctx, f"campaign:{draft_id}", "edit refused: status changed meanwhile",
+                      "草稿状态已变化，请用 /campaign show 查看后重试。The draft changed meanwhile.")
     store.add_event(ctx.session, draft_id, ctx.now, ctx.staff.id, "edited",
                     dumps({"variant": variant, "text": text, "lint": check.to_json()[variant]}))
     stage_audit(ctx, target=f"campaign:{draft_id}", outcome="allowed", detail=f"edited {variant}")
@@ -222,26 +234,31 @@ def _refuse_past_event(ctx: Context, draft: CampaignDraft) -> None:
     """Copy inviting to an event that is over must not go out, however long approval took."""
     pinned = json.loads(draft.options or "{}").get("日期")
     if pinned and date.fromisoformat(pinned) < ctx.today:
-        raise UserError(f"草稿 {draft.id} 的活动日期 {pinned} 已过，不能再提交或审批；请重新起草。The event date has passed.")
+        raise refused(ctx, f"campaign:{draft.id}", f"refused: event date {pinned} has passed",
+                      f"草稿 {draft.id} 的活动日期 {pinned} 已过，不能再提交或审批；请重新起草。The event date has passed.")
 
 
 def submit_draft(ctx: Context, env: Env, draft_id: int) -> tuple[CampaignDraft, Org, list[tuple[str, str]]]:
     draft, branch = visible_draft(ctx, draft_id)
     if draft.author_id != ctx.staff.id:
-        raise UserError("只有起草人可以提交审批。Only the author submits a draft.")
+        raise refused(ctx, f"campaign:{draft_id}", f"submit refused: author is {draft.author_id}",
+                      "只有起草人可以提交审批。Only the author submits a draft.")
     _refuse_past_event(ctx, draft)
     if draft.status == "rejected":
-        raise UserError(f"草稿 {draft_id} 已被驳回（{draft.reason or '—'}），请先用 /campaign edit 修改再提交。"
-                        " Edit a rejected draft before resubmitting.")
+        raise refused(ctx, f"campaign:{draft_id}", "submit refused: status rejected",
+                      f"草稿 {draft_id} 已被驳回（{draft.reason or '—'}），请先用 /campaign edit 修改再提交。"
+                      " Edit a rejected draft before resubmitting.")
     if draft.status != "draft":
-        raise UserError(f"草稿 {draft_id} 已是「{CAMPAIGN_STATUS_ZH[draft.status]}」，无需再次提交。Already submitted.")
+        raise refused(ctx, f"campaign:{draft_id}", f"submit refused: status {draft.status}",
+                      f"草稿 {draft_id} 已是「{CAMPAIGN_STATUS_ZH[draft.status]}」，无需再次提交。Already submitted.")
     check = check_texts(texts_of(draft), env.rules, env.catalogue.bank)
     if check.blocked:  # the refusal rolls the transaction back; only the audit entry stays
         stage_audit(ctx, target=f"campaign:{draft_id}", outcome="denied", detail="submit refused: blocking findings")
         raise BlockedDraft(draft_id, check)
     if not store.move_draft(ctx.session, draft_id, ("draft",), status="pending", submitted_at=ctx.now,
                             updated_at=ctx.now, lint=dumps(check.to_json()), blocked=False):
-        raise UserError("草稿状态已变化，请用 /campaign show 查看后重试。The draft changed meanwhile.")
+        raise refused(ctx, f"campaign:{draft_id}", "submit refused: status changed meanwhile",
+                      "草稿状态已变化，请用 /campaign show 查看后重试。The draft changed meanwhile.")
     store.add_event(ctx.session, draft_id, ctx.now, ctx.staff.id, "submitted")
     stage_audit(ctx, target=f"campaign:{draft_id}", outcome="allowed", detail="submitted for approval")
     ctx.session.refresh(draft)
@@ -266,11 +283,11 @@ def decide(ctx: Context, env: Env, draft_id: int, approve: bool, reason: str | N
     draft, branch = visible_draft(ctx, draft_id)
     refusal = approval_refusal(ctx.staff, branch.path, draft.author_id)
     if refusal is not None:
-        stage_audit(ctx, target=f"campaign:{draft_id}", outcome="denied", detail=refusal[:200])
-        raise UserError(refusal)
+        raise refused(ctx, f"campaign:{draft_id}", refusal[:200], refusal)
     if draft.status != "pending":
-        raise UserError(f"草稿 {draft_id} 当前为「{CAMPAIGN_STATUS_ZH[draft.status]}」，只有待审批的草稿可以审批或驳回。"
-                        " Only pending drafts can be decided.")
+        raise refused(ctx, f"campaign:{draft_id}", f"decision refused: status {draft.status}",
+                      f"草稿 {draft_id} 当前为「{CAMPAIGN_STATUS_ZH[draft.status]}」，只有待审批的草稿可以审批或驳回。"
+                      " Only pending drafts can be decided.")
     reason = (reason or "").strip() or None
     if reason and len(reason) > MAX_REASON:
         raise UserError(f"原因过长（{len(reason)} 字，最多 {MAX_REASON} 字）。Reason too long.")
@@ -279,7 +296,8 @@ def decide(ctx: Context, env: Env, draft_id: int, approve: bool, reason: str | N
             raise UserError("驳回须说明原因。A rejection needs a reason.", f"/reject {draft_id} <原因>")
         if not store.move_draft(ctx.session, draft_id, ("pending",), status="rejected", decided_by=ctx.staff.id,
                                 decided_at=ctx.now, reason=reason, updated_at=ctx.now):
-            raise UserError("该草稿已被处理，请用 /campaign show 查看。Already decided.")
+            raise refused(ctx, f"campaign:{draft_id}", "decision refused: decided meanwhile",
+                          "该草稿已被处理，请用 /campaign show 查看。Already decided.")
         store.add_event(ctx.session, draft_id, ctx.now, ctx.staff.id, "rejected", dumps({"reason": reason}))
         stage_audit(ctx, target=f"campaign:{draft_id}", outcome="allowed", detail=f"rejected: {reason}")
         ctx.session.refresh(draft)
@@ -293,7 +311,8 @@ def decide(ctx: Context, env: Env, draft_id: int, approve: bool, reason: str | N
     if not store.move_draft(ctx.session, draft_id, ("pending",), status="approved", decided_by=ctx.staff.id,
                             decided_at=ctx.now, reason=reason, final_text=dumps(texts), lint=dumps(check.to_json()),
                             lint_version=check.rules_version[:32], blocked=False, updated_at=ctx.now):
-        raise UserError("该草稿已被处理，请用 /campaign show 查看。Already decided.")
+        raise refused(ctx, f"campaign:{draft_id}", "decision refused: decided meanwhile",
+                      "该草稿已被处理，请用 /campaign show 查看。Already decided.")
     store.add_event(ctx.session, draft_id, ctx.now, ctx.staff.id, "approved",
                     dumps({"final_text": texts, "lint": check.to_json(), "remark": reason}))
     ctx.session.refresh(draft)

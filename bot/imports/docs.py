@@ -159,6 +159,19 @@ out of reach for any import that writes to `balance`; the bench reports the rati
 date (or its month) of balances, monthly figures and contacts. `gbk` is written as GB18030, which
 is byte-identical for every GBK character and never fails on rare ones (生僻字).
 
+**No live formulas (CSV injection).** Every file rmbot writes for a spreadsheet (exports, campaign
+audiences, error reports) goes through one cell layer (`bot/exports/cells.py`): a text cell that
+starts with `=`, `+`, `-`, `@`, a tab or a carriage return — or with a `'` — is written with a
+`'` in front (OWASP), so Excel, WPS and LibreOffice show `'=HYPERLINK(…)` as text, and XLSX text
+is always a string cell, never a formula. Numbers are left alone (money stays a number, `-12.50`
+too). The import takes exactly that one `'` off again (`'=1+2` → `=1+2`, `''abc` → `'abc`; any
+other cell, `'abc` included, is read as it is), so export → import gives back the original values.
+
+**Every export is audited before its first row** (`bot/exports/audit.py`): who (the OS account
+and host, and `--as` staff), the kind, where to (the file's absolute path or `stdout`), the
+columns, and every customer number the file holds, in full, committed before anything is
+written; an export cut short (`| head`, a full disk) adds a row with outcome `error`.
+
 ## Kinds
 """
 

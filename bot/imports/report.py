@@ -1,7 +1,8 @@
 """The error report (one CSV line per bad cell) and the per-file result an import returns.
 
 The report is UTF-8 with a BOM so that Excel on a Chinese Windows desktop, where operators open
-it, shows the Chinese reasons instead of mojibake.
+it, shows the Chinese reasons instead of mojibake. Its cells go through the export's cell layer
+(bot/exports/cells.py): a rejected cell `=HYPERLINK(…)` is shown as text, not run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import IO
+
+from bot.exports.cells import CsvSheet, restore
 
 REPORT_HEADER = ["文件 file", "行号 row", "列 column", "值 value", "原因 reason"]
 SAMPLE = 20
@@ -38,7 +41,7 @@ class ErrorReport:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._fh)
+            self._writer = CsvSheet(self._fh)
             self._writer.writerow(REPORT_HEADER)
 
     def add(self, error: RowError) -> None:
@@ -57,7 +60,7 @@ def read_report(path: Path) -> list[RowError]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         next(reader, None)
-        return [RowError(r[0], int(r[1]), r[2], r[3], r[4]) for r in reader]
+        return [RowError(*[restore(c) for c in r[:1]], int(r[1]), *[restore(c) for c in r[2:5]]) for r in reader]
 
 
 @dataclass

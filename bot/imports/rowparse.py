@@ -5,6 +5,9 @@ more than the parsing itself. For the common case — a CSV row of strings with 
 header's width — we generate one straight-line function per file layout (as `dataclasses` and
 `namedtuple` do) so each cell is a local variable and a direct call. Every other row (XLSX cells,
 ragged rows) takes the generic path; both give the same values and the same errors.
+
+Both take the export's formula guard off a cell first (bot/exports/cells.py: `'=…` → `=…`), so
+this is the one place the import undoes what the export added, for every kind and column.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.exports.cells import QUOTE, restore
 from bot.imports.fields import FieldError
 from bot.imports.specs import Context, Kind
 
@@ -62,7 +66,7 @@ class Layout:
             j = self.positions[i]
             cell = "" if j is None or j >= n else cells[j]
             if cell.__class__ is str:
-                cell = cell.strip()
+                cell = restore(cell.strip())
             if cell == "" or cell is None:
                 if col.required:
                     errors.append((number, i, col.name, "", "必填，不能为空" if j is None or j < n
@@ -80,7 +84,7 @@ class Layout:
 
     def compiled(self) -> Convert:
         """The straight-line converter for full-width rows of strings."""
-        env: dict[str, Any] = {"FieldError": FieldError, "finish": self.finish}
+        env: dict[str, Any] = {"FieldError": FieldError, "finish": self.finish, "QUOTE": QUOTE, "restore": restore}
         lines = ["def convert(number, cells, errors):", "    bad = False"]
         for i, col in enumerate(self.kind.columns):
             env[f"p{i}"] = col.parse
@@ -91,6 +95,8 @@ class Layout:
                 continue
             lines += [
                 f"    c = cells[{j}].strip()",
+                "    if c[:1] == QUOTE:",
+                "        c = restore(c)",
                 "    if c:",
                 "        try:",
                 f"            v{i} = p{i}(c)",

@@ -210,7 +210,7 @@ def setup_logging(settings: "Settings | None" = None, *, level: str | None = Non
     """Configure the root logger once per process; later calls update level, format and secrets.
 
     Our handler is added only when the root has none (as `logging.basicConfig`): a test runner's
-    capture handlers stay in charge, and still get the redaction filter."""
+    capture handlers stay in charge, levels included, and still get the redaction filter."""
     global _handler
     if settings is not None:
         register_settings(settings)
@@ -229,6 +229,8 @@ def setup_logging(settings: "Settings | None" = None, *, level: str | None = Non
         for handler in root.handlers:
             if REDACTION not in handler.filters:
                 handler.addFilter(REDACTION)
+        if _handler not in root.handlers:
+            return  # someone else configured logging (a test runner): levels stay theirs, as with basicConfig
         logging.lastResort = _handler
     try:
         root.setLevel(level)

@@ -22,9 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlmodel import Session
+from typer.testing import CliRunner
 
 from bot.adapters.wecom.crypto import WeComCrypto
-from bot.config import Settings
+from bot.cli import app
+from bot.config import Settings, get_settings
 from bot.push.wiring import push_service
 from bot.store.db import make_engine
 from bot.store.models import PushDestination
@@ -160,7 +162,8 @@ def test_serve_logs_no_secret_at_debug(bank: Path, wecom: FakeWeCom, slack: Fake
     assert_no_secret(output, wecom)
 
 
-def test_push_on_postgres_logs_json_and_no_secret(pg_schema: str, wecom: FakeWeCom, tmp_path: Path) -> None:
+def test_push_on_postgres_logs_json_and_no_secret(pg_schema: str, wecom: FakeWeCom, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     engine = postgres_schema_engine(pg_schema)
     from bot.store.migrate import upgrade
 
@@ -171,22 +174,27 @@ def test_push_on_postgres_logs_json_and_no_secret(pg_schema: str, wecom: FakeWeC
     url = f"postgresql+psycopg://postgres:{PG_PASSWORD}@{host}?options=-csearch_path%3D{pg_schema}"
     env = environment(url, wecom, RMBOT_LOG_FORMAT="json")
 
-    def rmbot(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(RMBOT + list(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-
-    set_ = rmbot("push", "dest", "set", "SB01", "wecom_robot", ROBOT_KEY)
-    listed = rmbot("push", "dest", "list")
-    assert set_.returncode == 0 and listed.returncode == 0, set_.stderr + listed.stderr
+    # the operator's commands, in-process (a subprocess costs seconds on a loaded machine)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        set_ = CliRunner().invoke(app, ["push", "dest", "set", "SB01", "wecom_robot", ROBOT_KEY])
+        listed = CliRunner().invoke(app, ["push", "dest", "list"])
+    finally:
+        get_settings.cache_clear()
+    assert set_.exit_code == 0 and listed.exit_code == 0, set_.output + listed.output
     assert "wecom_robot    ***7c6d" in listed.stdout and "已设置 SB01 → wecom_robot:***7c6d" in set_.stdout
-    ran = rmbot("push", "run", "--date", PUSH_DAY.isoformat(), "--kind", "maturing", "--branch", "SB01")
+    assert ROBOT_KEY not in set_.output + listed.output
+    # the push itself, as cron would run it
+    ran = subprocess.run(RMBOT + ["push", "run", "--date", PUSH_DAY.isoformat(), "--kind", "maturing",
+                                  "--branch", "SB01"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert wecom.delivered("/cgi-bin/webhook/send")
-    assert_no_secret("\n".join(p.stdout + "\n" + p.stderr for p in (set_, listed, ran)), _fetch_token(wecom))
-    entries = [json.loads(line) for p in (set_, listed, ran) for line in p.stderr.splitlines() if line.startswith("{")]
+    assert_no_secret(ran.stdout + "\n" + ran.stderr, _fetch_token(wecom))
+    entries = [json.loads(line) for line in ran.stderr.splitlines() if line.startswith("{")]
     assert any("key=***" in e["message"] for e in entries), ran.stderr[-2000:]
     assert all(e["time"].endswith("+08:00") and e["level"] and e["logger"] for e in entries)
-    text_lines = [line for p in (set_, listed, ran) for line in p.stderr.splitlines() if line[:4].isdigit()]
-    assert not text_lines  # every log line is JSON
+    assert not [line for line in ran.stderr.splitlines() if line[:4].isdigit()]  # every log line is JSON
 
 
 def _fetch_token(wecom: FakeWeCom) -> FakeWeCom:

@@ -6,20 +6,20 @@ is refused and logged, never answered."""
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-import shutil
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from typer.testing import CliRunner
 
 from bot.adapters.wecom.callback import WeComAdapter
+from bot.cli import app
+from bot.config import get_settings
 from bot.core.access import load_staff
 from bot.store.db import make_engine
 from bot.store.models import ChatIdentity, Customer, Org, Staff
@@ -28,7 +28,6 @@ from bot.testing import PG_URL
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, HTTP_TIMEOUT, SECRET, TOKEN, FakeWeCom, WeComSender
 
 SEND = "/cgi-bin/message/send"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _seed(engine: Engine) -> None:
@@ -133,24 +132,24 @@ def test_rows_linked_before_normalising(engine: Engine) -> None:
     assert "zhaomin" in stored and "ZhaoMin" not in stored
 
 
-def test_staff_link_command_refuses_the_second_spelling(engine: Engine, tmp_path: Path) -> None:
+def test_staff_link_command_refuses_the_second_spelling(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             schema = conn.exec_driver_sql("select current_schema()").scalar()
         url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "RMBOT_LOG_LEVEL": "WARNING"}
-
-    def rmbot(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=60)
-
-    first = rmbot("staff", "link", "wecom", "LiBM", "RM001")
-    assert first.returncode == 0 and "wecom:libm" in first.stdout, first.stderr
-    second = rmbot("staff", "link", "wecom", "libm ", "rm002")
-    assert second.returncode == 0  # the exact id: a move
-    third = rmbot("staff", "link", "wecom", "LIBM", "RM001")
-    assert third.returncode == 2 and "不区分大小写" in third.stderr and "Traceback" not in third.stderr
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        first = runner.invoke(app, ["staff", "link", "wecom", "LiBM", "RM001"])
+        assert first.exit_code == 0 and "wecom:libm" in first.stdout, first.output
+        second = runner.invoke(app, ["staff", "link", "wecom", "libm ", "rm002"])
+        assert second.exit_code == 0, second.output  # the exact id: a move
+        third = runner.invoke(app, ["staff", "link", "wecom", "LIBM", "RM001"])
+        assert third.exit_code == 2 and "不区分大小写" in third.stderr and "Traceback" not in third.output
+    finally:
+        get_settings.cache_clear()
     assert whoami(engine, "LiBM") == "RM002"
 
 

@@ -126,6 +126,7 @@ def export(
     from bot.store import campaigns as store
     from bot.store.customers import latest_data_date
     from bot.store.models import Org
+    from bot.store.scope import is_under
 
     encoding = encoding.lower()
     if encoding not in ("utf-8-sig", "utf-8", "gbk", "gb18030"):
@@ -170,7 +171,7 @@ def export(
         options: dict[str, str] = {}
         if target.strip().lstrip("#").isdigit():
             found = store.draft_with_branch(session, int(target.strip().lstrip("#")))
-            if found is None or not found[1].path.startswith(staff.org_path):
+            if found is None or not is_under(found[1].path, staff.org_path):
                 audit(f"campaign:{target}", "denied" if found else "not_found", "export")
                 _fail(f"未找到草稿 {target}，或不在您的辖内。Draft not found or not yours.")
                 return
@@ -189,7 +190,7 @@ def export(
             if not branch_id:
                 _fail("请用 --branch 指定支行，如 --branch SB01。")
             org = session.get(Org, branch_id)
-            if org is None or org.level != "sub_branch" or not org.path.startswith(staff.org_path):
+            if org is None or org.level != "sub_branch" or not is_under(org.path, staff.org_path):
                 audit(f"audience:{kind.id}:{branch_id}", "denied" if org else "not_found", "export")
                 _fail(f"未找到支行 {branch_id}，或不在您的辖内。Branch not found or not yours.")
                 return

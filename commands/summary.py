@@ -22,6 +22,7 @@ from bot.core.registry import command
 from bot.core.reply import Image, Reply, Table
 from bot.store.models import Org
 from bot.store.push_lists import Scope
+from bot.store.scope import is_under
 from bot.store.summary import Period, Summary, build_summary, parse_period
 from rules.money import fmt_threshold_wan, fmt_wan, yuan_to_fen
 from rules.policy import Policy
@@ -82,7 +83,7 @@ def resolve_target(ctx: Context, where: str | None) -> Target:
         label = staff.org_name if staff.role == "branch_manager" else f"全辖（{staff.org_name}）"
         return Target(Scope(org_path=staff.org_path), label, staff.org_id)
     org = find_org(ctx.session, where)
-    if org is None or not org.path.startswith(staff.org_path):
+    if org is None or not is_under(org.path, staff.org_path):
         _refuse(ctx, where, f"未找到支行 {where[:20]}，或您无权查看其汇总。Branch not found or not accessible.",
                 outcome="not_found" if org is None else "denied")
     assert org is not None

@@ -34,6 +34,7 @@ from bot.core.errors import ServiceUnavailable, UserError
 from bot.store import campaigns as store
 from bot.store.customers import latest_data_date
 from bot.store.models import CAMPAIGN_STATUS_ZH, CampaignDraft, Org, Staff
+from bot.store.scope import is_under
 from rules.compliance import LintRules, default_lint_rules
 
 _DRAFT_NO = re.compile(r"^(?:#|草稿|D)?(\d{1,9})$", re.IGNORECASE)
@@ -157,7 +158,7 @@ def resolve_branch(ctx: Context, requested: str | None) -> Org:
         if requested is None:
             raise UserError(f"请用 支行=… 指定为哪个支行起草；辖内支行：{choices}。Name a branch: 支行=SB01.")
         org = ctx.session.get(Org, requested)
-        if org is None or org.level != "sub_branch" or not org.path.startswith(staff.org_path):
+        if org is None or org.level != "sub_branch" or not is_under(org.path, staff.org_path):
             raise refused(ctx, f"branch:{requested}", "draft refused: branch unknown or out of scope",
                           f"未找到支行 {requested}，或不在您的辖内；辖内支行：{choices}。Unknown branch.")
         return org

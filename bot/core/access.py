@@ -19,6 +19,7 @@ from sqlmodel import Session
 from bot.core.context import Context, StaffView
 from bot.core.errors import UserError
 from bot.store.models import AuditLog, ChatIdentity, Customer, Org, Staff
+from bot.store.scope import is_under
 from bot.store.staff import lookup_ids
 
 _CUSTOMER_NO = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
@@ -46,7 +47,7 @@ def load_staff(session: Session, platform: str, user_id: str) -> StaffView | Non
 def can_see(staff: StaffView, customer_rm_id: str, customer_org_path: str) -> bool:
     if staff.role == "rm":
         return customer_rm_id == staff.id
-    return customer_org_path.startswith(staff.org_path)
+    return is_under(customer_org_path, staff.org_path)
 
 
 def parse_customer_no(raw: str, usage: str) -> str:

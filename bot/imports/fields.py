@@ -53,7 +53,8 @@ def text(max_len: int) -> Parser:
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]*")
 
 
-def code(max_len: int, pattern: re.Pattern[str] = _CODE) -> Parser:
+def code(max_len: int, pattern: re.Pattern[str] = _CODE,
+         reason: str = "编号只能包含字母、数字、- 和 _") -> Parser:
     """Business ids (客户号, 员工号, 机构号): full-width folded, upper-cased as chat lookups do."""
     match = pattern.fullmatch
 
@@ -65,10 +66,23 @@ def code(max_len: int, pattern: re.Pattern[str] = _CODE) -> Parser:
         if len(value) > max_len:
             raise FieldError(f"超过 {max_len} 个字符")
         if match(value) is None:
-            raise FieldError("编号只能包含字母、数字、- 和 _")
+            raise FieldError(reason)
         return value
 
     return parse
+
+
+ORG_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]*")
+"""机构号: an org's code becomes part of every path below it ("/BR01/SB01/"), so it holds no `/`,
+no `_` or `%` (LIKE wildcards), no backslash and nothing a case-insensitive comparison could
+confuse. Scope is exact anyway (bot/store/scope.py); this keeps codes unambiguous to people too."""
+
+
+def org_code(max_len: int = 16) -> Parser:
+    """机构号 as the seed and samples write them (BR01, SB01, OU011): folded, then checked."""
+    return code(max_len, ORG_CODE,
+                "机构号只能包含大写英文字母、数字和 -，如 SB01（不能含 _、%、/、\\ 或空格）。"
+                "Org codes are A-Z, 0-9 and - only.")
 
 
 def customer_code() -> Parser:

@@ -125,6 +125,10 @@ CUSTOMER_ID = Code("A-Z0-9", "A-Z0-9-", 2, 20)
 """fields.customer_code(): [A-Z0-9][A-Z0-9-]{1,19}."""
 
 
+ORG_ID = Code("A-Z0-9", "A-Z0-9-", 1, 16)
+"""fields.org_code(): [A-Z0-9][A-Z0-9-]{0,15}."""
+
+
 def code(max_len: int) -> Code:
     """fields.code(max_len) with its default pattern [A-Z0-9][A-Z0-9_-]*."""
     return Code("A-Z0-9", "A-Z0-9_-", 1, max_len)

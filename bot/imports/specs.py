@@ -145,6 +145,14 @@ def code_col(name: str, zh: str, target: str, max_len: int, *aliases: str, requi
                   form=forms.code(max_len))
 
 
+def org_col(name: str, zh: str, target: str, *aliases: str, required: bool = True, example: str = "SB01",
+            doc: str = "") -> Column:
+    """A 机构号 (an org's own code or a reference to one): upper-case letters, digits and - only."""
+    doc = "; ".join(d for d in ("A-Z, 0-9 and - only", doc) if d)
+    return Column(name, zh, target, f.org_code(16), required, None, aliases, "code", example, doc,
+                  form=forms.ORG_ID)
+
+
 def text_col(name: str, zh: str, target: str, max_len: int, *aliases: str, required: bool = False,
              example: str = "", doc: str = "") -> Column:
     return Column(name, zh, target, f.text(max_len), required, None, aliases, "text", example, doc)
@@ -234,14 +242,14 @@ def _balance_row(v: list[Any], at: dict[str, int], _ctx: Context) -> list[tuple[
 ORG = Kind(
     "org", "机构", "org",
     (
-        code_col("id", "机构号", "id", 16, "机构编号", "机构代码", "org_id", example="SB01"),
+        org_col("id", "机构号", "id", "机构编号", "机构代码", "org_id"),
         text_col("name", "机构名称", "name", 64, "名称", required=True, example="西湖支行"),
         choice_col("level", "机构层级", "level", _labelled(ORG_LEVEL_ZH, ("营业网点", "outlet"), ("一级支行", "sub_branch")),
                    ORG_LEVEL_ZH, "层级", "级别", example="sub_branch",
                    doc="branch 分行 / sub_branch 支行 / outlet 网点"),
-        code_col("parent_id", "上级机构号", "parent_id", 16, "上级机构", "上级机构编号", "parent",
-                 required=False, example="BR01",
-                 doc="empty for a 分行; a 支行's parent is a 分行, a 网点's a 支行; in the store or this file"),
+        org_col("parent_id", "上级机构号", "parent_id", "上级机构", "上级机构编号", "parent",
+                required=False, example="BR01",
+                doc="empty for a 分行; a 支行's parent is a 分行, a 网点's a 支行; in the store or this file"),
     ),
     key=("id",),
     refs=(Ref("parent_id", "org", "上级机构不存在（数据库和本文件中都没有）", same_file=True),),
@@ -260,7 +268,7 @@ STAFF = Kind(
                                                     ("理财经理", "rm"), ("分行管理员", "regional_manager")),
                    ROLE_ZH, "岗位", "职务", example="rm",
                    doc="rm 客户经理 / branch_manager 支行负责人 / regional_manager 分行管理者"),
-        code_col("org_id", "所属机构", "org_id", 16, "机构号", "所属机构号", example="SB01", doc="must exist"),
+        org_col("org_id", "所属机构", "org_id", "机构号", "所属机构号", doc="must exist"),
         Column("active", "在职", "active", f.boolean(), False, True, ("是否在职", "状态", "有效"), "bool", "是",
                "是/否, true/false, 1/0, 在职/离职; default 是", _bool),
     ),
@@ -286,7 +294,7 @@ CUSTOMERS = Kind(
         text_col("id_no", "证件号码", "id_no", 32, "证件号", "身份证号", "统一社会信用代码", example="330102199001011234"),
         code_col("rm_id", "客户经理", "rm_id", 16, "管户客户经理", "客户经理号", "管户经理", example="RM001",
                  doc="员工号; must exist"),
-        code_col("org_id", "所属机构", "org_id", 16, "开户机构", "管户机构", "机构号", example="SB01", doc="must exist"),
+        org_col("org_id", "所属机构", "org_id", "开户机构", "管户机构", "机构号", doc="must exist"),
         date_col("opened_on", "开户日期", "opened_on", "开户日", required=True, not_future=True, example="2019-03-15"),
         text_col("tier", "客户等级", "tier", 16, "等级", "持有等级", example="贵宾客户",
                  doc="the tier held; one of the policy's ladder names"),

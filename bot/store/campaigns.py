@@ -34,6 +34,7 @@ from bot.store.models import (
     PushDestination,
     Staff,
 )
+from bot.store.scope import org_ids_under, under
 from rules.behaviour import DORMANT, outflow_reference_month
 from rules.maturity import ratio_scaled
 from rules.money import yuan_to_fen
@@ -106,7 +107,7 @@ def audience_select(spec: AudienceSpec, policy: Policy, branch_path: str, today:
         .select_from(Customer)
         .join(Org, Org.id == Customer.org_id)
         .join(Staff, Staff.id == Customer.rm_id)
-        .where(Org.path.startswith(branch_path))
+        .where(under(Org.path, branch_path), Customer.org_id.in_(org_ids_under(branch_path)))
     )
     individual = Customer.kind == "individual"
     if spec.rule == "dormant":
@@ -221,7 +222,7 @@ def sub_branch_of(session: Session, org_id: str) -> Org | None:
 
 
 def sub_branches_under(session: Session, path: str, limit: int = 20) -> list[Org]:
-    return list(session.execute(select(Org).where(Org.level == "sub_branch", Org.path.startswith(path))
+    return list(session.execute(select(Org).where(Org.level == "sub_branch", under(Org.path, path))
                                 .order_by(Org.id).limit(limit)).scalars())
 
 
@@ -260,7 +261,7 @@ def drafts_under(session: Session, path: str, statuses: Sequence[str] | None = N
                  limit: int = 20) -> list[tuple[CampaignDraft, Org, str]]:
     """Latest drafts of the branches under `path`, with the branch and the author's name."""
     stmt = (select(CampaignDraft, Org, Staff.name).join(Org, Org.id == CampaignDraft.branch_id)
-            .join(Staff, Staff.id == CampaignDraft.author_id).where(Org.path.startswith(path)))
+            .join(Staff, Staff.id == CampaignDraft.author_id).where(under(Org.path, path)))
     if statuses:
         stmt = stmt.where(CampaignDraft.status.in_(tuple(statuses)))
     return [(d, o, n) for d, o, n in session.execute(stmt.order_by(CampaignDraft.id.desc()).limit(limit))]

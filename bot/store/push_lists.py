@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.clock import add_months, month_start
 from bot.store.models import AumMonthly, Balance, Contact, Customer, Holding, Org, Staff
+from bot.store.scope import org_ids_under, under
 from rules.maturity import ratio_scaled
 from rules.money import yuan_to_fen
 from rules.policy import Policy
@@ -99,8 +100,8 @@ def _scoped(stmt: Select, scope: Scope | None, org: object, branch_id: object) -
     if scope.org_path is not None:
         # Also as a list of org ids: lets the planner start from the branch's customers (index on
         # customer.org_id) instead of the whole bank's balances or months.
-        stmt = stmt.where(org.path.startswith(scope.org_path),  # type: ignore[attr-defined]
-                          Customer.org_id.in_(select(Org.id).where(Org.path.startswith(scope.org_path))))
+        stmt = stmt.where(under(org.path, scope.org_path),  # type: ignore[attr-defined]
+                          Customer.org_id.in_(org_ids_under(scope.org_path)))
     if scope.branch_ids is not None:
         stmt = stmt.where(branch_id.in_(scope.branch_ids))  # type: ignore[attr-defined]
     return stmt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(default=None, alias="RMBOT_POLICY_FILE")
     templates_dir: Path | None = Field(default=None, alias="RMBOT_TEMPLATES_DIR")
     log_level: str = Field(default="INFO", alias="RMBOT_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="RMBOT_LOG_FORMAT")
+    """json: one JSON object per line, for a log collector (bot/logs.py)."""
     holidays_file: Path | None = Field(default=None, alias="RMBOT_HOLIDAYS_FILE")
     campaigns_file: Path | None = Field(default=None, alias="RMBOT_CAMPAIGNS_FILE")
     """A bank's campaign catalogue (products, audiences, SMS signature) over bot/campaigns/catalogue.yaml."""

@@ -215,6 +215,7 @@ def setup_logging(settings: "Settings | None" = None, *, level: str | None = Non
     if settings is not None:
         register_settings(settings)
         level = level or settings.log_level
+        fmt = fmt or settings.log_format
     level = (level or os.environ.get("RMBOT_LOG_LEVEL") or "INFO").upper()
     fmt = (fmt or os.environ.get("RMBOT_LOG_FORMAT") or "text").lower()
     formatter: logging.Formatter = JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT)

@@ -132,3 +132,12 @@ def test_operators_see_only_the_last_four_of_a_robot_key() -> None:
     url = f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={key}"
     assert mask_secret(url) == "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***5aaa"
     assert mask_secret("short") == "***"
+
+
+@given(st.sampled_from(["corpsecret", "access_token", "key", "token", "msg_signature", "password", "client_secret"]),
+       st.text(alphabet="ABCDEFabcdef0123456789-_.~%+/", min_size=6, max_size=60),
+       st.sampled_from(["https://h/p?{p}={v}&x=1", "{p}={v}", "GET /a?b=1&{p}={v} HTTP/1.1", "{{\"{p}\": \"{v}\"}}",
+                        "{{'{p}': '{v}'}}"]))
+@hsettings(max_examples=80, deadline=None)
+def test_any_value_of_a_credential_parameter_or_field_is_masked(name: str, value: str, shape: str) -> None:
+    assert value not in redact(shape.format(p=name, v=value))

@@ -7,6 +7,7 @@ from itertools import groupby
 from typing import TypeVar
 
 from bot.core.access import stage_audit
+from bot.exports.audit import customer_list
 from bot.core.context import Context
 from bot.core.reply import Item, Reply, Section
 from bot.core.sensitive import Rich
@@ -32,7 +33,8 @@ def list_reply(ctx: Context, title: str, summary: Rich, rows: Sequence[R], item:
     shown = rows[:MAX_ITEMS]
     done = latest_followups(ctx.session, [getattr(r, "ref") for r in shown])
     stage_audit(ctx, target=f"list:{ctx.command}", outcome="allowed",
-                detail=f"{len(rows)} customers: " + ",".join(getattr(r, "customer_id") for r in shown))
+                detail=f"{len(rows)} items, {len(shown)} shown; "
+                + customer_list(list(dict.fromkeys(getattr(r, "customer_id") for r in shown))))
     reply = Reply(title=title, summary=summary, masked=ctx.masked)
     by_rm = groupby(shown, key=lambda r: (getattr(r, "rm_id"), getattr(r, "rm_name")))
     for (rm_id, rm_name), group in by_rm:

@@ -105,7 +105,7 @@ def stage_audit(ctx: Context, *, target: str | None, outcome: str, detail: str |
         action=ctx.command[:32],
         target=target[:64] if target else None,
         outcome=outcome,
-        detail=detail[:500] if detail else None,
+        detail=detail or None,  # never cut: a list's entry names every customer it showed
     ))
 
 

@@ -1,10 +1,15 @@
-"""Staff and chat identities: linking a Slack/WeCom user to a staff member."""
+"""Staff and chat identities: linking a Slack/WeCom user to a staff member.
+
+A link decides whose customers a chat account sees, so every link and unlink writes an audit
+row in the same transaction as the change (no change without its row, no row without the change).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from bot.store.actors import Actor, audit_entry
 from bot.store.models import ChatIdentity, Staff
 
 PLATFORMS = ("slack", "wecom")
@@ -39,8 +44,10 @@ def _same_account(session: Session, platform: str, key: str) -> list[ChatIdentit
         ChatIdentity.platform == platform, func.lower(ChatIdentity.external_id) == key)).scalars())
 
 
-def link_identity(session: Session, platform: str, external_id: str, staff_id: str) -> ChatIdentity:
-    """Idempotent: re-linking moves the chat account to the given staff member."""
+def link_identity(session: Session, platform: str, external_id: str, staff_id: str,
+                  actor: Actor | None = None) -> ChatIdentity:
+    """Idempotent: re-linking moves the chat account to the given staff member. Audited as done by
+    `actor` (default: the OS account running rmbot)."""
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
     if session.get(Staff, staff_id) is None:
@@ -62,16 +69,19 @@ def link_identity(session: Session, platform: str, external_id: str, staff_id: s
             session.delete(legacy)
             session.flush()
     identity = session.get(ChatIdentity, (platform, external_id))
+    before = rows[0].staff_id if rows else None
     if identity is None:
         identity = ChatIdentity(platform=platform, external_id=external_id, staff_id=staff_id)
         session.add(identity)
     else:
         identity.staff_id = staff_id
+    _audit(session, actor, "staff_link", platform, external_id,
+           f"{platform}:{external_id} -> {staff_id} (before: {before or 'not linked'})")
     session.flush()
     return identity
 
 
-def unlink_identity(session: Session, platform: str, external_id: str) -> bool:
+def unlink_identity(session: Session, platform: str, external_id: str, actor: Actor | None = None) -> bool:
     """Removes the link of this account in whatever spelling it was linked (ValueError if several
     rows spell it differently and none exactly as given: the operator picks one)."""
     given = external_id.strip()
@@ -83,8 +93,16 @@ def unlink_identity(session: Session, platform: str, external_id: str) -> bool:
     identity = (exact or rows or [None])[0]
     if identity is None:
         return False
+    external_id = identity.external_id
+    _audit(session, actor, "staff_unlink", platform, external_id,
+           f"{platform}:{external_id} -> not linked (before: {identity.staff_id})")
     session.delete(identity)
     return True
+
+
+def _audit(session: Session, actor: Actor | None, action: str, platform: str, external_id: str, detail: str) -> None:
+    session.add(audit_entry(actor or Actor.cli(), action=action, target=f"{platform}:{external_id}",
+                            outcome="allowed", detail=detail))
 
 
 def identities_of(session: Session, staff_ids: list[str], platform: str) -> dict[str, str]:

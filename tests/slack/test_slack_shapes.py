@@ -31,7 +31,7 @@ from tests.fakes.slack_api import FakeSlackAPI
 from tests.slack.support import TEAM, U_WANG, SlackSim, serve
 
 FORM = "application/x-www-form-urlencoded"
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -20,10 +20,11 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.registry import command
 from bot.core.reply import Image, Reply, Table
+from bot.core.sensitive import Aggregate, Share, Text, join
 from bot.store.models import Org
 from bot.store.push_lists import Scope
 from bot.store.scope import is_under
-from bot.store.summary import Period, Summary, build_summary, parse_period
+from bot.store.summary import MaturingFigures, Period, Summary, build_summary, parse_period
 from rules.money import fmt_threshold_wan, fmt_wan, yuan_to_fen
 from rules.policy import Policy
 
@@ -121,6 +122,15 @@ def signed_wan(fen: int) -> str:
     return ("+" if fen > 0 else "−" if fen < 0 else "±") + fmt_wan(abs(fen))
 
 
+def summed(fen: int, customers: int) -> Text:
+    """A sum of customers' money: the masking policy bands it in groups when too few are in it."""
+    return Text.of(Aggregate(fen, customers))
+
+
+def change(fen: int, customers: int) -> Text:
+    return Text.of(Aggregate(fen, customers, signed=True))
+
+
 def summary_reply(s: Summary, target: Target, policy: Policy, *, title: str, with_charts: bool = True) -> Reply:
     """Fields first (one per figure, each with its date), then tables, charts and the 口径."""
     reply = Reply(title=title)
@@ -129,24 +139,27 @@ def summary_reply(s: Summary, target: Target, policy: Policy, *, title: str, wit
         reply.notes.append("可用 /summary 本月 或 /summary YYYY-MM 查看有数据的期间。")
         return reply
     aum, tiers, churn, mat = s.aum, s.tiers, s.churn, s.maturing
+    n = aum.customers
+    head: list[str | Text] = []
     if s.closing is None:
-        head = ["本期间没有资产数据"]
+        head.append("本期间没有资产数据")
     else:
-        head = [f"金融资产 {fmt_wan(aum.closing_fen)}" + (f"（{signed_wan(aum.change_fen)}）" if s.opening else "")]
+        head.append(Text.of("金融资产 ", summed(aum.closing_fen, n))
+                    + (Text.of("（", change(aum.change_fen, n), "）") if s.opening else ""))
     if churn.as_of:
         head.append(f"流失预警 {churn.listed} 户")
-    head.append(f"到期承接率 {pct(mat.fen('retained'), mat.total_fen)}")
-    reply.summary = " · ".join(head)
+    head.append(Text.of("到期承接率 ", _retained_rate(mat)))
+    reply.summary = join(" · ", head)
 
     reply.add("范围", target.label)
     reply.add("期间", f"{s.period.label}，数据日期 {s.data_date or '—'}")
     if s.closing is None:
         reply.add("金融资产", "本期间没有资产数据")
     else:
-        text = f"{fmt_wan(aum.closing_fen)}（{s.closing.label}，{aum.customers} 户）"
+        text = Text.of(summed(aum.closing_fen, n), f"（{s.closing.label}，{aum.customers} 户）")
         if s.opening is not None:
-            text += (f"；期初 {fmt_wan(aum.opening_fen)}（{s.opening.label}）；"
-                     f"变动 {signed_wan(aum.change_fen)}（{signed_pct(aum.change_fen, aum.opening_fen)}）")
+            text += Text.of("；期初 ", summed(aum.opening_fen, n), f"（{s.opening.label}）；变动 ", change(aum.change_fen, n),
+                            f"（{signed_pct(aum.change_fen, aum.opening_fen)}）")
         reply.add("金融资产", text)
     held = " · ".join(f"{name} {n}" for name, n in tiers.held)
     reply.add("客户分层（所持）", f"{held}（户，数据日期 {s.data_date or '—'}）")
@@ -193,15 +206,22 @@ def _hnw_text(s: Summary, policy: Policy) -> str:
             f"（{pct(t.hnw_converted, t.hnw_base)}）；新晋高净值共 {t.hnw_new} 户")
 
 
-def _maturing_text(s: Summary) -> str:
+def _maturing_text(s: Summary) -> str | Text:
     m = s.maturing
     window = f"到期日 {m.start} 至 {m.end}"
     if not m.items:
         return f"无（{window}）"
-    parts = [f"已承接 {fmt_wan(m.fen('retained'))}", f"已联系 {fmt_wan(m.fen('contacted'))}",
-             f"已流失 {fmt_wan(m.fen('lost'))}", f"未跟进 {fmt_wan(m.fen(''))}"]
-    return (f"{m.items} 笔 {fmt_wan(m.total_fen)}（{window}）；承接率 {pct(m.fen('retained'), m.total_fen)}："
-            + "、".join(parts))
+
+    def part(label: str, outcome: str) -> Text:
+        return Text.of(f"{label} ", summed(m.fen(outcome), m.customers_by_outcome.get(outcome, 0)))
+
+    parts = [part("已承接", "retained"), part("已联系", "contacted"), part("已流失", "lost"), part("未跟进", "")]
+    return Text.of(f"{m.items} 笔 ", summed(m.total_fen, m.customers),
+                   f"（{window}）；承接率 ", _retained_rate(m), "：", join("、", parts))
+
+
+def _retained_rate(m: MaturingFigures) -> Share:
+    return Share(m.fen("retained"), m.total_fen, m.customers_by_outcome.get("retained", 0))
 
 
 def _tables(reply: Reply, s: Summary, policy: Policy) -> None:
@@ -231,7 +251,8 @@ def _tables(reply: Reply, s: Summary, policy: Policy) -> None:
         if len(s.followups) > MAX_RM_ROWS:
             reply.notes.append(f"共 {len(s.followups)} 位客户经理有待跟进事项，表中列出未完成最多的 {MAX_RM_ROWS} 位。")
     if len(s.branches) > 1 and s.closing is not None:
-        rows = [[b.branch_name, str(b.customers), fmt_wan(b.closing_fen), signed_wan(b.closing_fen - b.opening_fen),
+        rows = [[b.branch_name, str(b.customers), summed(b.closing_fen, b.customers),
+                 change(b.closing_fen - b.opening_fen, b.customers),
                  str(b.churn_listed), pct(b.retained_fen, b.maturing_fen), pct(b.done, b.items)] for b in s.branches]
         reply.tables.append(Table(title="支行对比", rows=rows,
                                   columns=["支行", "个人客户", "金融资产", "变动", "流失预警", "承接率", "跟进完成率"]))
@@ -244,7 +265,7 @@ def summary_charts(s: Summary, target: Target) -> list[Image]:
               for snap, fen in s.aum.trend]
     images = [
         Image.from_png(f"金融资产趋势 · {target.label}", f"{stem}-aum.png",
-                       charts.aum_trend(points, f"金融资产趋势 · {target.label}")),
+                       charts.aum_trend(points, f"金融资产趋势 · {target.label}"), customers=s.aum.customers),
         Image.from_png(f"客户分层（所持等级）· {target.label}", f"{stem}-tiers.png",
                        charts.tier_distribution(s.tiers.held, f"客户分层（所持等级）· {target.label}")),
     ]

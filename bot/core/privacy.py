@@ -13,6 +13,7 @@ set it True; every renderer (console text, Slack Block Kit, WeCom markdown and c
 | CustomerMoney    | 15.80万       | 10–20万 (the bands of /tier, policy `aum_bands_yuan`)        |
 | Aggregate        | 52.20万       | as a DM if over ≥ `masking.group_min_customers` customers,  |
 |                  |               | else a band like one customer's money                        |
+| Share (承接率)   | 28.6%         | `**%` when its part is a sum over too few customers          |
 
 Safety net, group replies only: after resolving, any raw form of a typed value of the reply
 (a name, a phone, an ID, an amount as 万 or 元) still found in plain text is replaced by its
@@ -26,12 +27,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from bot.core.reply import Button, Field, Image, Item, Reply, Section, Table
 from bot.core.sensitive import (AccountNumber, Aggregate, CustomerMoney, CustomerName, IdNumber, Phone, Rich,
-                                Sensitive, Shown, Text)
+                                Sensitive, Share, Shown, Text)
 from rules.masking import aum_band, mask_name, mask_phone, mask_tail
 from rules.money import fmt_wan, fmt_yuan
 from rules.policy import MaskingPolicy, Policy, default_policy
@@ -74,8 +75,15 @@ def show(value: Sensitive, group: bool, rules: Rules) -> str:
         return mask_tail(value.value) if group else value.value
     if isinstance(value, CustomerMoney):
         return aum_band(value.fen, rules.bands_yuan) if group else fmt_wan(value.fen, value.places)
+    if isinstance(value, Share):
+        if not value.whole_fen:
+            return "—"
+        if group and 0 < value.customers < rules.min_customers and value.part_fen:
+            return "**%"
+        q = (Decimal(value.part_fen) * 100 / Decimal(value.whole_fen)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        return f"{q}%"
     if isinstance(value, Aggregate):
-        if group and value.customers < rules.min_customers:
+        if group and 0 < value.customers < rules.min_customers:
             text = aum_band(abs(value.fen), rules.bands_yuan)
         else:
             text = fmt_wan(abs(value.fen) if value.signed else value.fen, value.places)
@@ -92,7 +100,7 @@ def raw_forms(value: Sensitive, rules: Rules) -> list[str]:
         v = value.value.strip()
         return [v] if len(v) >= 6 else []
     if isinstance(value, (CustomerMoney, Aggregate)):
-        if isinstance(value, Aggregate) and value.customers >= rules.min_customers:
+        if isinstance(value, Aggregate) and not 0 < value.customers < rules.min_customers:
             return []
         fen = abs(value.fen)
         if fen < 10_000_00:  # under 1万 the bare figures (0.5万) collide with thresholds and bands

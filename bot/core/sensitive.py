@@ -89,6 +89,20 @@ class Aggregate(_Value):
         super().__init__(fen=fen, customers=customers, places=places, signed=signed, **kw)
 
 
+class Share(_Value):
+    """A percentage of customers' money (承接率): `part_fen` over `whole_fen`. In groups it is
+    hidden (`**%`) when the part is a sum over fewer customers than the policy number, since
+    the whole is shown and part = share × whole would give that customer's money away."""
+
+    kind: Literal["share"] = "share"
+    part_fen: int
+    whole_fen: int
+    customers: int
+
+    def __init__(self, part_fen: int, whole_fen: int, customers: int, **kw: object) -> None:
+        super().__init__(part_fen=part_fen, whole_fen=whole_fen, customers=customers, **kw)
+
+
 class Shown(_Value):
     """A value already rendered by the masking policy for the reply's audience (never raw in a
     group). Only `bot.core.privacy` creates these."""
@@ -97,8 +111,8 @@ class Shown(_Value):
     text: str
 
 
-Sensitive = Union[CustomerName, Phone, IdNumber, AccountNumber, CustomerMoney, Aggregate]
-Segment = Annotated[Union[CustomerName, Phone, IdNumber, AccountNumber, CustomerMoney, Aggregate, Shown],
+Sensitive = Union[CustomerName, Phone, IdNumber, AccountNumber, CustomerMoney, Aggregate, Share]
+Segment = Annotated[Union[CustomerName, Phone, IdNumber, AccountNumber, CustomerMoney, Aggregate, Share, Shown],
                     Field(discriminator="kind")]
 
 

@@ -53,6 +53,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    distinct,
     exists,
     func,
     literal,
@@ -247,6 +248,9 @@ class MaturingFigures:
     total_fen: int = 0
     by_outcome: dict[str, tuple[int, int]] = field(default_factory=dict)
     """latest follow-up outcome ("retained", "contacted", "lost", "" for none) → (items, fen)."""
+    customers: int = 0
+    """Distinct customers holding the maturing items (a group sees a sum over few as a band)."""
+    customers_by_outcome: dict[str, int] = field(default_factory=dict)
 
     def fen(self, outcome: str) -> int:
         return self.by_outcome.get(outcome, (0, 0))[1]
@@ -685,7 +689,7 @@ def _maturing(session: Session, policy: Policy, scope: Scope, period: Period) ->
     ref = literal("maturing:") + cast(Holding.id, String)
     rows = _scoped(
         select(branch_id.label("b"), Customer.rm_id.label("rm"), func.coalesce(latest.c.outcome, "").label("outcome"),
-               Holding.amount_fen.label("fen"))
+               Holding.amount_fen.label("fen"), Customer.id.label("c"))
         .select_from(Holding)
         .join(Customer, Customer.id == Holding.customer_id)
         .join(org, org.id == Customer.org_id)
@@ -710,6 +714,10 @@ def _maturing(session: Session, policy: Policy, scope: Scope, period: Period) ->
         money_row = by_branch.setdefault(b, [0, 0])
         money_row[0] += fen
         money_row[1] += fen if outcome == "retained" else 0
+    if figures.items:  # distinct customers, for the masking policy's few-customers rule
+        figures.customers = int(session.execute(select(func.count(distinct(rows.c.c)))).scalar_one())
+        figures.customers_by_outcome = {o: int(n) for o, n in session.execute(
+            select(rows.c.outcome, func.count(distinct(rows.c.c))).group_by(rows.c.outcome))}
     return figures, by_rm, by_branch
 
 

@@ -80,7 +80,8 @@ def test_the_message_is_last_weeks_summary_with_charts(bank: Engine, tmp_path: P
     assert sb02.masked  # aggregate figures only: fit for the branch's group chat
     values = {f.label: f.value for f in sb02.fields}
     assert values["期间"] == "上周（2026-11-16 至 11-22），数据日期 2026-11-20"
-    assert values["到期承接"].startswith("1 笔 100.00万（到期日 2026-11-16 至 2026-11-22）；承接率 0.0%")
+    # one customer's holding: a band in the group, as /tier shows it (masking.group_min_customers)
+    assert values["到期承接"].startswith("1 笔 100–300万（到期日 2026-11-16 至 2026-11-22）；承接率 0.0%")
     assert [s.mention for s in sb02.sections] == ["BM02"]  # its manager is @-mentioned
     assert len(sb02.images) == 3 and all(i.data.startswith(b"\x89PNG") for i in sb02.images)
     assert "推送日 2026-11-23 · 数据日期 2026-11-20" in sb02.notes

@@ -124,17 +124,33 @@ def calendar_check(cal: HolidayCalendar, today: date, horizon_days: int = 60) ->
     """
     end = today + timedelta(days=max(horizon_days, 0))
     warnings = []
-    for year in range(today.year, end.year + 1):
+    years = set(range(today.year, end.year + 1)) | set(missing_for_monitoring(cal, today))
+    for year in sorted(years):
         if cal.has_official_data(year):
             continue
         start = max(today, date(year, 1, 1))
         warnings.append(
-            f"{year} 年无官方节假日数据，{start.isoformat()} 起暂按周一至周五推送；"
+            f"{year} 年无官方节假日数据，{start.isoformat()} 起暂按法定节假日（《全国年节及纪念日放假办法》推算）"
+            f"与周一至周五推送，调休上班日与连休安排未知；"
             f"请按国务院办公厅通知编写节假日文件，设置 {HOLIDAYS_FILE_ENV} 加载官方安排"
-            f"（rmbot calendar check 校验）/ No official holiday data for {year}: pushing Monday–Friday "
-            f"from {start.isoformat()}; load the official schedule with {HOLIDAYS_FILE_ENV}."
+            f"（rmbot calendar check 校验）/ No official holiday data for {year}: pushing on Monday–Friday "
+            f"except the statutory holidays from {start.isoformat()}, make-up working days unknown; load the "
+            f"official schedule with {HOLIDAYS_FILE_ENV}."
         )
     return warnings
+
+
+MONITOR_FROM_MONTH = 11
+"""The State Council's notice for next year has come out in November (2024-11-12, 2025-11-04)."""
+
+
+def missing_for_monitoring(cal: HolidayCalendar, today: date) -> list[int]:
+    """Years whose missing data should page someone: this year, and from November next year.
+
+    `rmbot calendar check` exits 1 while this is not empty, so monitoring catches a missing
+    notice before the first 调休 Saturday is missed, whatever `--horizon` says."""
+    years = [today.year] + ([today.year + 1] if today.month >= MONITOR_FROM_MONTH else [])
+    return [y for y in years if not cal.has_official_data(y)]
 
 
 def _year_key(key: object) -> int | None:

@@ -1,7 +1,8 @@
 """`rmbot calendar`: is the holiday data good for the coming weeks, and is a given day a working day.
 
 Operators run `check` after loading a new year's notice and from monitoring; a missing year is
-a warning (the bot keeps pushing Monday–Friday), only an unusable override file is an error.
+a warning (the bot keeps pushing, skipping the statutory holidays), and `check` exits 1 while this
+year's data, or from November next year's, is missing; an unusable override file exits 2.
 `is-working-day` exits 0/1 so a shell script can gate a job on it.
 """
 
@@ -20,6 +21,7 @@ from bot.calendar_data import (
     LoadedCalendar,
     calendar_check,
     load,
+    missing_for_monitoring,
 )
 from rules.calendar import WEEKDAY_ZH, is_working_day, next_working_day, years_covered
 
@@ -68,7 +70,8 @@ def check(
     count: Annotated[int, typer.Option(min=1, max=60, help="列出之后几个工作日 working days to list")] = 5,
     holidays_file: HolidaysFile = None,
 ) -> None:
-    """Coverage, the next working days and warnings (to stderr; exit code stays 0)."""
+    """Coverage, the next working days and warnings (to stderr); exit 1 when monitoring should
+    alert: this year's official data missing, or next year's from November on."""
     loaded = _load(holidays_file)
     cal, today = loaded.calendar, _parse_day(date_)
     typer.echo("官方节假日数据 Official data:")
@@ -81,12 +84,18 @@ def check(
     d = today
     for _ in range(count):
         d = next_working_day(cal, d)
-        typer.echo(f"  {_day(d)}{'（按周一至周五 fallback）' if is_working_day(cal, d).fallback else ''}")
+        typer.echo(f"  {_day(d)}{'（按法定节假日与周一至周五推算 fallback）' if is_working_day(cal, d).fallback else ''}")
     warnings = calendar_check(cal, today, horizon)
     for warning in warnings:
         typer.echo(f"警告 Warning: {warning}", err=True)
     if not warnings:
         typer.echo(f"未来 {horizon} 天均有官方数据 Official data covers the next {horizon} days.")
+    missing = missing_for_monitoring(cal, today)
+    if missing:
+        years = "、".join(str(y) for y in missing)
+        typer.echo(f"缺少 {years} 年官方节假日数据，退出码 1（供监控告警）/ Missing official data for {years}: exit 1.",
+                   err=True)
+        raise typer.Exit(1)
 
 
 @calendar_app.command("is-working-day")
@@ -100,7 +109,7 @@ def is_working_day_command(
     typer.echo(result.reason.text)
     if result.fallback:
         typer.echo(
-            f"警告 Warning: {result.day.year} 年无官方节假日数据，按周一至周五判断 / no official data, Monday–Friday assumed",
+            f"警告 Warning: {result.day.year} 年无官方节假日数据，按法定节假日与周一至周五判断，调休未知 / no official data: statutory holidays and Monday–Friday assumed",
             err=True,
         )
     raise typer.Exit(0 if result.working else 1)

@@ -1,9 +1,12 @@
 """Chinese working days (DOMAIN.md §9): statutory holidays are off, 调休上班 weekend days are on.
 
 The State Council publishes next year's schedule only in November, so the bot must never stop
-for a date it has no data for: such a date is judged Monday–Friday and the result says
-``fallback=True`` so the caller can warn operators instead of silently guessing (the failure of
-the ``holidays`` package) or raising (the failure of ``chinesecalendar``).
+for a date it has no data for: such a date is judged by the statutory holidays of
+《全国年节及纪念日放假办法》 (computed for any year, the lunar ones with ``lunar_python``) and
+otherwise Monday–Friday, and the result says ``fallback=True`` so the caller can warn operators
+that the 调休 working days (and the bridged days of each break) are unknown until the notice is
+loaded, instead of silently guessing (the failure of the ``holidays`` package) or raising (the
+failure of ``chinesecalendar``).
 
 A year entry may list dates just across the year line (a notice for year Y has been known to
 schedule the 元旦 block of Y+1), so lookups use every entry, while "has official data" is decided
@@ -16,11 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
+
+from lunar_python import Lunar
 
 from rules.reasons import Reason
 
 WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-FALLBACK_SOURCE = "无官方数据：按周一至周五"
+FALLBACK_SOURCE = "无官方数据：按《全国年节及纪念日放假办法》法定节假日与周一至周五推算"
+STATUTORY_SOURCE = "《全国年节及纪念日放假办法》（2024 年 11 月国务院第三次修订，2025 年起施行）第二条"
 
 MAX_GAP_DAYS = 366
 """No real schedule keeps anyone off work for a year; a longer search means corrupt data."""
@@ -120,8 +127,42 @@ def is_working_day(cal: HolidayCalendar, d: date) -> WorkingDay:
     if covered:
         text = f"{day}{outcome}"
         return WorkingDay(d, working, Reason(f"calendar.{kind}", text, cal.years[d.year].source, inputs), False, kind)
-    text = f"{d.year} 年无官方节假日数据，暂按周一至周五：{day}{outcome}"
+    statutory = statutory_holidays(d.year).get(d)
+    if statutory is not None:
+        inputs |= {"holiday": statutory}
+        text = (f"{d.year} 年无官方节假日数据：{day}为法定节假日{statutory}（{STATUTORY_SOURCE}）→ 非工作日；"
+                "调休安排待国务院办公厅通知加载")
+        return WorkingDay(d, False, Reason("calendar.fallback_holiday", text, FALLBACK_SOURCE, inputs), True,
+                          HOLIDAY, statutory)
+    text = f"{d.year} 年无官方节假日数据，暂按法定节假日与周一至周五（调休上班日未知）：{day}{outcome}"
     return WorkingDay(d, working, Reason("calendar.fallback", text, FALLBACK_SOURCE, inputs), True, kind)
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> Mapping[date, str]:
+    """The statutory 全体公民放假 days of a year, without the State Council's bridging 调休.
+
+    From 2025 (the 2024 revision): 元旦 1 天, 春节 4 天 (除夕、正月初一至初三), 清明节 1 天
+    (the solar term), 劳动节 2 天 (5月1日、2日), 端午节 1 天 (五月初五), 中秋节 1 天 (八月十五),
+    国庆节 3 天 (10月1日至3日). Before 2025 (the 2013 text): 春节 初一至初三 and 劳动节 5月1日 only.
+    Every day here is off whatever the notice adds, so skipping them in a year without data is
+    always right; the notice only adds days (bridges) and 调休上班 weekend days."""
+    days: dict[date, str] = {date(year, 1, 1): "元旦"}
+    new_year = Lunar.fromYmd(year, 1, 1)
+    first = 0 if year >= 2025 else 1  # 2025 on: 除夕 (the day before 正月初一) is a holiday too
+    for i in range(first, 4):
+        solar = new_year.next(i - 1).getSolar()  # i = 0 is 除夕, 1–3 are 正月初一至初三
+        days[date(solar.getYear(), solar.getMonth(), solar.getDay())] = "春节"
+    qingming = new_year.getJieQiTable()["清明"]
+    days[date(qingming.getYear(), qingming.getMonth(), qingming.getDay())] = "清明节"
+    for d in (1, 2) if year >= 2025 else (1,):
+        days[date(year, 5, d)] = "劳动节"
+    for month, day, name in ((5, 5, "端午节"), (8, 15, "中秋节")):
+        solar = Lunar.fromYmd(year, month, day).getSolar()
+        days[date(solar.getYear(), solar.getMonth(), solar.getDay())] = name
+    for d in (1, 2, 3):
+        days[date(year, 10, d)] = "国庆节"
+    return {d: n for d, n in days.items() if d.year == year}
 
 
 def next_working_day(cal: HolidayCalendar, d: date) -> date:

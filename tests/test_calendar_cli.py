@@ -51,12 +51,16 @@ def runner() -> CliRunner:
 def test_no_warning_inside_covered_years() -> None:
     cal = load_calendar()
     assert calendar_check(cal, date(2026, 6, 1)) == []
-    assert calendar_check(cal, date(2026, 11, 1), horizon_days=60) == []  # reaches 2026-12-31
+    assert calendar_check(cal, date(2026, 10, 31), horizon_days=60) == []  # reaches 2026-12-30
+    # From November the next year's notice is due: its absence warns whatever the horizon (issue 15)
+    [warning] = calendar_check(cal, date(2026, 11, 1), horizon_days=0)
+    assert warning.startswith("2027 年无官方节假日数据")
 
 
 def test_warning_when_the_horizon_reaches_next_year() -> None:
     [warning] = calendar_check(load_calendar(), date(2026, 11, 20), horizon_days=60)
-    assert warning.startswith("2027 年无官方节假日数据，2027-01-01 起暂按周一至周五推送")
+    assert warning.startswith("2027 年无官方节假日数据，2027-01-01 起暂按法定节假日（《全国年节及纪念日放假办法》推算）"
+                              "与周一至周五推送，调休上班日与连休安排未知")
     assert HOLIDAYS_FILE_ENV in warning
     assert "No official holiday data for 2027" in warning
 
@@ -66,7 +70,7 @@ def test_date_in_an_uncovered_year_falls_back_and_warns() -> None:
     result = is_working_day(cal, date(2030, 3, 6))
     assert (result.working, result.fallback) == (True, True)
     [warning] = calendar_check(cal, date(2030, 3, 6))
-    assert warning.startswith("2030 年无官方节假日数据，2030-03-06 起暂按周一至周五推送")
+    assert warning.startswith("2030 年无官方节假日数据，2030-03-06 起暂按法定节假日")
 
 
 # --- override file -----------------------------------------------------------------------------
@@ -150,14 +154,18 @@ def test_adjacent_years_must_agree_across_the_year_line(tmp_path: Path) -> None:
 # --- CLI ---------------------------------------------------------------------------------------
 
 
-def test_check_warns_on_stderr_but_exits_0(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_warns_on_stderr_and_exits_1_when_next_years_data_is_due(
+        runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(HOLIDAYS_FILE_ENV, raising=False)
     result = runner.invoke(calendar_app, ["check", "--date", "2026-12-28"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # for monitoring (issue 15)
+    assert "缺少 2027 年官方节假日数据，退出码 1" in result.stderr
     assert "2026: 国务院办公厅关于2026年部分节假日安排的通知（2025-11-04 发布）" in result.stdout
     assert "2026-12-28（周一）→ 工作日" in result.stdout
     assert "2026-12-29（周二）" in result.stdout
-    assert "2027-01-01（周五）（按周一至周五 fallback）" in result.stdout
+    # 2027-01-01 is 元旦 by the statutory rules even without the notice (issue 15)
+    assert "2027-01-01" not in result.stdout
+    assert "2027-01-04（周一）（按法定节假日与周一至周五推算 fallback）" in result.stdout
     assert "警告 Warning: 2027 年无官方节假日数据" in result.stderr
     assert "警告" not in result.stdout
 
@@ -212,7 +220,7 @@ def test_is_working_day_fallback_warns(runner: CliRunner, monkeypatch: pytest.Mo
     result = runner.invoke(calendar_app, ["is-working-day", "2030-01-02"])
     assert result.exit_code == 0
     assert "2030 年无官方节假日数据" in result.stdout
-    assert "按周一至周五判断" in result.stderr
+    assert "按法定节假日与周一至周五判断，调休未知" in result.stderr
 
 
 def test_is_working_day_bad_date(runner: CliRunner) -> None:

@@ -20,6 +20,7 @@ from rules.calendar import (
     first_working_day_of_week,
     is_working_day,
     next_working_day,
+    statutory_holidays,
     previous_working_day,
     working_days_between,
     years_covered,
@@ -111,14 +112,38 @@ def test_matches_chinesecalendar_for_every_day() -> None:
 
 @pytest.mark.parametrize(
     ("day", "working"),
-    [(date(2030, 1, 2), True), (date(2030, 1, 4), True), (date(2030, 1, 5), False), (date(2030, 10, 1), True)],
+    [(date(2030, 1, 2), True), (date(2030, 1, 4), True), (date(2030, 1, 5), False), (date(2030, 10, 8), True)],
 )
 def test_year_without_data_falls_back_to_monday_to_friday(day: date, working: bool) -> None:
     result = is_working_day(CAL, day)
     assert result.working is working
     assert result.fallback is True
     assert result.reason.rule == "calendar.fallback"
-    assert result.reason.text.startswith("2030 年无官方节假日数据，暂按周一至周五")
+    assert result.reason.text.startswith("2030 年无官方节假日数据，暂按法定节假日与周一至周五（调休上班日未知）")
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_statutory_holidays_computed_for_any_year_match_the_official_years(year: int) -> None:
+    """Checked against the State Council's 2025 and 2026 notices: every statutory day is off, with
+    the festival the notice names (the notices add bridge days and 调休, never remove one)."""
+    official = CAL.years[year]
+    computed = statutory_holidays(year)
+    assert len(computed) == 13  # 元旦1 春节4 清明1 劳动2 端午1 中秋1 国庆3 (2024 revision)
+    for day, name in computed.items():
+        assert day in official.holidays, (day, name)
+        assert official.names.get(day) in (None, name, "国庆节、中秋节", "中秋节、国庆节"), (day, name, official.names.get(day))
+
+
+def test_a_year_without_data_skips_every_statutory_holiday_lunar_ones_included() -> None:
+    days = {d: n for d, n in statutory_holidays(2030).items()}
+    assert set(days.values()) == {"元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节"}
+    assert {d for d, n in days.items() if n == "春节"} == {date(2030, 2, 2), date(2030, 2, 3), date(2030, 2, 4),
+                                                         date(2030, 2, 5)}  # 除夕 2-02, 正月初一 2-03
+    for day, name in days.items():
+        result = is_working_day(CAL, day)
+        assert (result.working, result.fallback, result.reason.rule) == (False, True, "calendar.fallback_holiday")
+        assert name in result.reason.text and "调休安排待国务院办公厅通知加载" in result.reason.text
+    assert next_working_day(CAL, date(2030, 9, 30)) == date(2030, 10, 4)  # 10-01…03 off, Friday 10-04 on
 
 
 def test_functions_never_raise_outside_the_data() -> None:

@@ -276,3 +276,14 @@ def test_socket_mode_acks_a_malformed_payload_without_a_traceback(
     assert ack.envelope_id == "e1" and not ack.payload
     assert "view has no type" in caplog.text
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_events_slack_really_sends_pass_the_shape_check() -> None:
+    """Fields whose type differs by event (a channel object, a hidden flag) are not refused."""
+    assert shape_problem({"type": "event_callback", "event": {
+        "type": "message", "subtype": "message_changed", "hidden": True, "channel": "C0TEAM001",
+        "message": {"type": "message", "text": "x", "ts": "1.1"}, "previous_message": {"type": "message"}}}) is None
+    assert shape_problem({"type": "event_callback", "event": {
+        "type": "channel_created", "channel": {"id": "C0NEW0001", "name": "new"}}}) is None
+    assert shape_problem({"type": "event_callback", "event": {
+        "type": "user_change", "user": {"id": "U1", "team_id": "T1"}}}) is None

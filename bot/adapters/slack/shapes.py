@@ -23,12 +23,12 @@ FIELDS: dict[str, tuple[type, ...]] = {
         "type", "command", "text", "user_id", "user_name", "channel_id", "channel_name", "team_id", "team_domain",
         "enterprise_id", "enterprise_name", "response_url", "trigger_id", "callback_id", "action_id", "block_id",
         "value", "event_id", "challenge", "api_app_id", "token", "action_ts", "message_ts", "context_team_id",
-        "context_enterprise_id", "ssl_check", "function_execution_id", "bot_access_token")},
+        "context_enterprise_id", "ssl_check")},
     "is_enterprise_install": FLAG,
     "event_time": (int, str),
     "user": (dict, str), "team": (dict, str), "channel": (dict, str), "enterprise": (dict, str),
     **{k: OBJ for k in ("container", "message", "view", "state", "event", "workflow_step", "submission",
-                        "function_data", "bot_access_token_data")},
+                        "function_data")},
     "actions": (list,), "authorizations": (list,), "response_urls": (list,),
     **{f"{parent}.{k}": STR for parent in ("user", "team", "channel", "enterprise")
        for k in ("id", "team_id", "name", "username", "domain", "enterprise_id")},
@@ -48,9 +48,10 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "authorizations[].is_bot": (bool,),
     "response_urls[]": OBJ,
     **{f"event.{k}": STR for k in (
-        "type", "subtype", "channel", "channel_type", "text", "ts", "thread_ts", "event_ts", "bot_id", "team",
-        "user_team", "source_team", "tab", "client_msg_id", "hidden", "function_execution_id")},
-    "event.user": (dict, str),
+        "type", "subtype", "channel_type", "text", "ts", "thread_ts", "event_ts", "bot_id", "team",
+        "user_team", "source_team", "tab", "client_msg_id", "function_execution_id")},
+    "event.user": (dict, str),  # user_change and team_join carry the whole user
+    "event.channel": (str, dict),  # channel_created and friends carry the whole channel
     **{f"event.{k}": OBJ for k in ("message", "previous_message", "workflow_step", "function", "inputs")},
     **{f"event.{m}.{k}": STR for m in ("message", "previous_message")
        for k in ("type", "subtype", "ts", "thread_ts", "text", "user", "bot_id", "team")},

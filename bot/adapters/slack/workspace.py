@@ -89,9 +89,10 @@ def request_teams(body: object) -> set[str] | None:
     return teams
 
 
-def _printable(team: str) -> str:
-    """A team id as logged: ids are short and alphanumeric; anything else is not written out."""
-    return team if team.isascii() and team.isalnum() and len(team) <= 20 else "<not an id>"
+def _printable(word: str) -> str:
+    """A team id or payload type as logged: short, ASCII letters, digits and `_`; anything else
+    (a generated value, a newline) is not written out."""
+    return word if word.isascii() and word.replace("_", "").isalnum() and len(word) <= 30 else "<not an id>"
 
 
 class WorkspaceGuard(Middleware):
@@ -137,7 +138,7 @@ class WorkspaceGuard(Middleware):
                 allowed: frozenset[str]) -> BoltResponse:
         total = _count(reason)
         body = req.body if isinstance(req.body, dict) else {}
-        kind = "command" if "command" in body else str(body.get("type") or "?")[:40]
+        kind = "command" if "command" in body else _printable(str(body.get("type") or "?"))
         log.warning("Slack %s refused: %s (teams %s, allowed %s; %d refused since start)", kind, reason,
                     ",".join(sorted(map(_printable, teams))) or "-", ",".join(sorted(allowed)) or "-", total)
         text = UNVERIFIED if reason == "unverified" else REFUSED

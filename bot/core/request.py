@@ -6,6 +6,8 @@ Adapters turn a Slack slash command, a WeCom callback or a console line into a `
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -13,6 +15,18 @@ from typing import Literal
 from bot import clock
 
 ChannelKind = Literal["dm", "group"]
+
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029\u0085\x0b\x0c]")
+
+
+def clean_input(text: str) -> str:
+    """What a person typed, safe to store and render: every kind of line break becomes "\n"
+    (U+2028/U+2029/U+0085 split JSON lines and broke Slack rendering) and other control and
+    bidi-override characters are dropped; tabs stay. Applied to every Request and ActionRequest,
+    so no chat input (commands, campaign copy, reasons) reaches a command uncleaned."""
+    text = _LINE_BREAKS.sub("\n", text)
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+                   and not ("\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069"))
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,9 @@ class Request:
     channel_id: str | None = None
     received_at: datetime = field(default_factory=clock.now)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", clean_input(self.text))
+
 
 @dataclass(frozen=True)
 class ActionRequest:
@@ -39,3 +56,6 @@ class ActionRequest:
     channel_kind: ChannelKind = "group"
     channel_id: str | None = None
     received_at: datetime = field(default_factory=clock.now)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", clean_input(self.value))

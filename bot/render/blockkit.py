@@ -219,7 +219,9 @@ def _env(templates_dir: str | None) -> Environment:
 def _blocks_from(template: str, templates_dir: str | None, **ctx: Any) -> list[dict[str, Any]]:
     out = _env(templates_dir).get_template(template).render(**ctx)
     blocks: list[dict[str, Any]] = []
-    for n, line in enumerate(out.splitlines(), 1):
+    # "\n" only: str.splitlines() also splits on U+2028/U+2029/U+0085, which JSON leaves raw
+    # inside strings, so a customer name holding one broke the block (issue 15).
+    for n, line in enumerate(out.split("\n"), 1):
         if line.strip():
             try:
                 blocks.append(json.loads(line))

@@ -9,13 +9,12 @@ from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.registry import command
 from bot.core.reply import Reply, Table
-from bot.core.sensitive import CustomerMoney, Text
+from bot.core.sensitive import CustomerMoney, CustomerName, Phone, Text
 from bot.store.customers import Profile, load_profile, with_profile_head
 from bot.core.followup import followup_buttons
 from rules.advice import Maturing, next_action
 from rules.behaviour import BehaviourInput, classify_behaviour, outflow_reference_month
 from rules.churn import LEVEL_ZH, churn_level
-from rules.masking import aum_band, mask_name, mask_phone
 from rules.maturity import due_in
 from rules.money import compare_wan, fmt_wan
 from rules.tiering import MonthAum, TierInput, classify_tier
@@ -76,15 +75,15 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
     )
 
     masked = ctx.masked
-    money = (lambda fen: aum_band(fen, policy.aum_bands_yuan)) if masked else fmt_wan
-    name = mask_name(c.name) if masked else c.name
-    reply = Reply(title=f"客户分层 · {name}（{c.id}）", summary=tier_res.tier, masked=masked)
+    # Name, phone and amounts are typed: the masking policy renders them for DM or group.
+    reply = Reply(title=Text.of("客户分层 · ", CustomerName(c.name), f"（{c.id}）"), summary=tier_res.tier)
     change = {"upgrade": "（本次升级）", "downgrade": "（本次降级）"}.get(tier_res.change, "")
     reply.add("分层", f"{tier_res.tier}{change}")
     reasons = tier_res.reasons if not masked else tier_res.reasons[-1:]
     reply.add("依据", "；".join(_mask_reason(r.text, masked) for r in reasons))
     if point_fen is not None and p.balance is not None:
-        reply.add("金融资产", f"时点 {money(point_fen)}（{p.balance.as_of}）" if not masked else money(point_fen))
+        reply.add("金融资产", Text.of("时点 ", CustomerMoney(point_fen), f"（{p.balance.as_of}）") if not masked
+                  else Text.of(CustomerMoney(point_fen)))
     if tier_res.downgrade_risk is not None:
         r = tier_res.downgrade_risk
         reply.add("降级风险", f"月日均低于标准已连续 {r.months_below}/{r.months_required} 个月"
@@ -103,20 +102,17 @@ def individual_reply(ctx: Context, p: Profile) -> Reply:
         # A typed value: the masking policy shows the exact figure in a DM and a band in a group.
         reply.add("资金流向", Text.of("流向他行 ", CustomerMoney(other_bank_fen),
                                    "" if masked else "（需针对性挽留）"))
-    if not masked and c.phone:
-        reply.add("联系电话", c.phone)
-    elif c.phone:
-        reply.add("联系电话", mask_phone(c.phone))
+    if c.phone:
+        reply.add("联系电话", Text.of(Phone(c.phone)))
     if maturing:
-        rows = [[h.kind + ("" if masked else f" {h.product_name}"), money(h.amount_fen), f"{h.maturity_date}",
+        rows = [[h.kind + ("" if masked else f" {h.product_name}"), Text.of(CustomerMoney(h.amount_fen)), f"{h.maturity_date}",
                  due_in(h.maturity_date, today) if h.maturity_date else ""] for h in maturing]
         reply.tables.append(Table(title=f"近 {policy.maturity.lookahead_days} 天到期", columns=["产品", "金额", "到期日", "距到期"], rows=rows))
     reply.add("建议", advice.text)
     reply.notes.append(f"数据日期 {p.data_date or '—'} · 口径 {tier_res.basis_label} · 规则 {policy.version}")
     if masked:
         reply.notes.append("群聊中客户信息已脱敏；详情请私聊查询。Masked for group channel.")
-    else:
-        reply.buttons = followup_buttons(c.id, f"tier:{c.id}")
+    reply.buttons = followup_buttons(c.id, f"tier:{c.id}")  # in every channel (README: Privacy)
     return reply
 
 

@@ -10,8 +10,8 @@ from bot.store.customers import Profile
 from bot.core.followup import followup_buttons
 from rules.corporate import CorporateMetrics, classify_corporate
 from rules.enterprise_size import classify_enterprise_size
-from rules.masking import aum_band, mask_name
-from rules.money import FEN_PER_WAN, fmt_wan
+from bot.core.sensitive import CustomerMoney, CustomerName, Text
+from rules.money import FEN_PER_WAN
 
 _CONTEXT_RULES = {"corporate.not_met", "corporate.managed_by", "corporate.qualitative", "corporate.scale"}
 """Reasons that explain context rather than the decision; shown elsewhere or left to /size."""
@@ -32,8 +32,8 @@ def corporate_reply(ctx: Context, p: Profile) -> Reply:
         payroll_fen=m.payroll_fen, credit_cards=m.credit_cards, loan_balance_fen=m.loan_balance_fen)
     cls = classify_corporate(ctx.policy, metrics, strategic=c.strategic)
     masked = ctx.masked
-    name = mask_name(c.name) if masked else c.name
-    reply = Reply(title=f"对公客户 · {name}（{c.id}）", summary=cls.name, masked=masked)
+    # Name and amounts are typed: the masking policy renders them for DM or group.
+    reply = Reply(title=Text.of("对公客户 · ", CustomerName(c.name), f"（{c.id}）"), summary=cls.name)
     reply.add("客户类别", cls.name)
     decisive = [r.text for r in cls.reasons if r.rule not in _CONTEXT_RULES]
     reply.add("依据", "；".join(decisive) if not masked else cls.name)
@@ -43,16 +43,18 @@ def corporate_reply(ctx: Context, p: Profile) -> Reply:
     reply.add("管理层级", f"{cls.managed_by}管理")
     reply.add("维护人", f"{p.rm.name}（{p.rm.id}）· {p.org.name}")
     if m is not None:
-        money = (lambda fen: aum_band(fen, ctx.policy.aum_bands_yuan)) if masked else fmt_wan
+        def money(fen: int) -> Text:
+            return Text.of(CustomerMoney(fen))
+
         reply.tables.append(Table(
             title=f"{m.month:%Y-%m} 业务数据",
             columns=["日均存款", "时点存款", "POS结算", "代发", "信用卡", "贷款余额"],
             rows=[[money(m.avg_deposit_fen), money(m.point_deposit_fen), money(m.pos_settlement_fen),
-                   f"{m.payroll_headcount}人/{money(m.payroll_fen)}", f"{m.credit_cards}张", money(m.loan_balance_fen)]]))
+                   Text.of(f"{m.payroll_headcount}人/", money(m.payroll_fen)), f"{m.credit_cards}张",
+                   money(m.loan_balance_fen)]]))
     reply.add("建议", NEXT_STEP.get(cls.name, "保持常规维护"))
     reply.notes.append(f"数据日期 {p.data_date or '—'} · 规则 {ctx.policy.version}")
-    if not masked:
-        reply.buttons = followup_buttons(c.id, f"tier:{c.id}")
+    reply.buttons = followup_buttons(c.id, f"tier:{c.id}")  # in every channel (README: Privacy)
     return reply
 
 

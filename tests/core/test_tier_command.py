@@ -95,7 +95,8 @@ def test_group_channel_masks_customer_data(rmbot: Harness) -> None:
     assert "万（" not in group.text and "32.36万" not in group.text  # no exact balances
     assert "20–50万" in group
     assert group.reply.masked and not dm.reply.masked
-    assert not group.reply.buttons  # follow-up buttons only in private
+    # one rule for every channel: follow-up buttons go with the answer (a click re-checks the clicker)
+    assert group.reply.buttons == dm.reply.buttons and len(group.reply.buttons) == 3
 
 
 def test_followup_button_records_under_the_clicker(rmbot: Harness) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.cli_calendar import calendar_app
-from bot.cli_audit import audit_app
+from bot.cli_audit import audit_app, require_serving_key
 from bot.cli_campaign import campaign_app, lint_cmd
 from bot.cli_import import export_cmd, import_cmd
 from bot.cli_push import push_app
@@ -296,6 +296,7 @@ def serve(
         fail(f"无法使用 DATABASE_URL：{exc}")
     if not has_schema(engine):
         fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed（或 rmbot import）")
+    require_serving_key(engine)  # the audit chain's key (docs/SECURITY.md §4)
     bot = Rmbot(engine, _policy(settings))
     push = _start_scheduler(_engine(settings), settings) if scheduler else None
     from bot.core.dedupe import StoreDeduper

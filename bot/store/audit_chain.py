@@ -121,6 +121,12 @@ def read_head(conn: Connection) -> tuple[int, str]:
     if conn.dialect.name == "postgresql":
         row = conn.execute(text("SELECT seq, mac FROM audit_chain_head()")).first()
     else:
+        # pysqlite opens a transaction only at the first write, so a read before it sees whatever
+        # another writer commits next: take the write lock first (unless this transaction has
+        # written already and holds it), so the head cannot move before our INSERT.
+        dbapi = conn.connection.driver_connection
+        if conn.dialect.name == "sqlite" and dbapi is not None and not dbapi.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         row = conn.execute(text("SELECT seq, mac FROM audit_head WHERE id = 1")).first()
     if row is None:
         raise RuntimeError("audit_head is missing: the audit chain cannot be extended (run rmbot audit verify)")

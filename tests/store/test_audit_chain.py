@@ -288,3 +288,18 @@ def test_migration_chains_existing_rows_and_marks_them(at_0007: Engine) -> None:
     assert "append-only" in refused(at_0007, "DELETE FROM audit_log")  # 0001's triggers are back
     upgrade(at_0007)
     assert verify_chain(at_0007, keyring).ok
+
+
+def test_concurrent_writers_never_fork_the_chain(db: Engine) -> None:
+    """Writers queue on the chain head (PostgreSQL: a row lock; SQLite: one writer at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def writer(n: int) -> None:
+        for i in range(8):
+            write_rows(db, 1 + (i % 2), start=100 * n + 10 * i)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(writer, range(4)))
+    report = verify_chain(db, KEYRING)
+    assert report.ok, report.problems
+    assert report.rows == report.head_seq == ROWS + 4 * 12

@@ -139,10 +139,14 @@ reading the file again), checked with a few joins over the whole file, and writt
 `INSERT … SELECT … ON CONFLICT … DO UPDATE` that leaves identical rows untouched.
 
 On PostgreSQL the per-row foreign-key triggers (about 10 µs a row, most of a large load) are
-skipped when the role may set `session_replication_role` — a superuser, or on PostgreSQL 15+ after
-`GRANT SET ON PARAMETER session_replication_role TO rmbot;` — and the table has no triggers of its
+skipped when the role may set `session_replication_role` and the table has no triggers of its
 own: the references are checked set-based instead, and the referenced tables are locked `SHARE`
-until the commit so they cannot change in between. Without that grant the import is the same, only
+until the commit so they cannot change in between. Grant that parameter only to a separate
+import role, never to the role the bot runs as (replica mode switches off every table's foreign
+keys for the transaction): on PostgreSQL 15+ `GRANT SET ON PARAMETER session_replication_role TO
+rmbot_import;` with `rmbot_import` a member of the app role — see docs/SECURITY.md, "PostgreSQL
+roles" (`rmbot db grants --import-role rmbot_import`). The audit log's triggers fire ALWAYS, so
+replica mode does not reach them. Without that grant (the app role) the import is the same, only
 slower.
 
 Figures: BENCHMARKS.md (`python -m bench.import_bench`). Besides the loaders into a plain table,

@@ -11,7 +11,7 @@ platform, so one outbox row is one platform message.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
@@ -39,6 +39,8 @@ class BranchPush:
     branch_name: str
     items: int
     parts: list[Reply]
+    customers: tuple[str, ...] = ()
+    """Every customer the push names, in order: its audit row lists them (PushService._enqueue)."""
 
 
 def wan1(fen: int) -> str:
@@ -100,14 +102,14 @@ def branch_push(
             reply.notes.extend(notes)
         reply.notes.append(f"数据日期 {data_date or '—'} · 客户信息已脱敏 · 点击按钮记录跟进（已联系/已承接/已流失）")
         parts.append(reply)
-    return BranchPush(kind, branch_id, branch_name, len(rows), parts)
+    return BranchPush(kind, branch_id, branch_name, len(rows), parts, tuple(dict.fromkeys(r.customer_id for r in rows)))
 
 
 def resolved(push: BranchPush, policy: Policy) -> BranchPush:
     """The push with its parts resolved by the masking policy for the group (what the outbox
     stores and every sender renders), so no raw customer value is kept in a queued message."""
     parts = [resolve(part.model_copy(update={"masked": True}), policy) for part in push.parts]
-    return BranchPush(push.kind, push.branch_id, push.branch_name, push.items, parts)
+    return replace(push, parts=parts)
 
 
 def maturing_summary(rows: Sequence[MaturingRow], start: date, end: date) -> Text:

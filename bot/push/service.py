@@ -14,12 +14,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot import clock
+from bot.exports.audit import customer_list
 from bot.push import messages as msg
 from bot.push.kinds import KIND_ZH, WEEKLY
 from bot.store import outbox
 from bot.store.customers import latest_data_date
 from bot.core.reply import Reply, Section
-from bot.store.models import Org, PushDestination, Staff
+from bot.store.actors import Actor, audit_entry, os_user
+from bot.store.models import AuditLog, Org, PushDestination, Staff
 from bot.store.push_lists import Scope, branches, churn_counts, churn_rows, downgrade_rows, maturing_rows
 from bot.store.summary import build_summary, parse_period
 from rules.calendar import HolidayCalendar, first_working_day_of_week, is_working_day
@@ -122,7 +124,7 @@ class PushService:
             for platform, target in dests
             for i, part in enumerate(push.parts, start=1)
         ]
-        res.enqueued = outbox.enqueue(self.engine, rows, now)
+        res.enqueued = outbox.enqueue(self.engine, rows, now, audit=[_audit(push, day, d, now) for d in dests])
         return res
 
     def _render(self, platform: str, part: Reply) -> str | None:
@@ -194,6 +196,18 @@ class PushService:
             reply.notes.append(f"推送日 {day} · 数据日期 {data_date}")
             items = sum(f.total for f in figures.followups)
             yield msg.BranchPush("summary", org_id, name, items, [reply])
+
+
+def _audit(push: msg.BranchPush, day: date, dest: tuple[str, str], now: datetime) -> AuditLog:
+    """A push discloses its customers to a channel: who (the process that builds it), where (the
+    destination; a robot's webhook key is a secret, so not logged), every customer named."""
+    platform, target = dest
+    where = "robot webhook" if platform == "wecom_robot" else target
+    actor = Actor(None, f"push:{os_user()}"[:64], platform=platform[:16], channel_kind="group",
+                  channel_id=None if platform == "wecom_robot" else target[:64])
+    return audit_entry(actor, action="push", target=f"push:{push.kind}:{push.branch_id}", outcome="allowed", at=now,
+                       detail=f"{push.kind} {day}, {len(push.parts)} parts to {platform} {where}; "
+                       + customer_list(push.customers))
 
 
 def _by_branch(rows: Iterable[R]) -> Iterator[tuple[tuple[str, str], list[R]]]:

@@ -20,8 +20,9 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, literal, or_, selec
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from bot.store.models import Outbox
+from bot.store.models import AuditLog, Outbox
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,22 @@ class NewMessage:
     """The platform's message(s), rendered at build time; None: the sender renders `payload`."""
 
 
-def enqueue(engine: Engine, messages: Sequence[NewMessage], now: datetime) -> int:
-    """Insert what is not there yet (by key); returns how many rows were new."""
+def enqueue(engine: Engine, messages: Sequence[NewMessage], now: datetime, audit: Sequence[AuditLog] = ()) -> int:
+    """Insert what is not there yet (by key); returns how many rows were new. `audit` (the
+    disclosure the messages make) commits in the same transaction, only if a row was new: no
+    message can be delivered before its audit row exists."""
     if not messages:
         return 0
     insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     rows = [dict(m.__dict__, status="pending", attempts=0, next_attempt_at=now, created_at=now) for m in messages]
     stmt = insert(Outbox).on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
+    if audit:
+        with Session(engine) as session:
+            inserted = len(session.execute(stmt, rows).all())
+            if inserted:
+                session.add_all(audit)
+                session.commit()
+            return inserted
     with engine.begin() as conn:
         # RETURNING gives the rows really inserted; rowcount is unreliable for batched inserts.
         return len(conn.execute(stmt, rows).all())

@@ -204,6 +204,9 @@ def export(
         stmt = store.audience_select(spec, policy, org.path, now.date(), latest_data_date(session))
         try:
             written = _write_audience(engine, actor, ref, out_file, encoding, stmt)
+        except BrokenPipeError:  # `… --out - | head`: the reader stopped; the audit already has the export
+            _fail("输出已被关闭（如 | head），导出提前结束；审计日志已记录。Output closed early.", 1)
+            return
         except OSError as exc:
             _fail(f"无法写入 {out_file}：{exc.__class__.__name__}")
             return

@@ -193,8 +193,10 @@ def export_cmd(
         count = export_kind(engine, found, out_path, encoding=encoding, zh=header == "zh", day=day)
     except FileProblem as exc:
         _fail(str(exc))
+    except BrokenPipeError:  # `rmbot export … | head`: the reader stopped; the audit already has the export
+        _fail("输出已被关闭（如 | head），导出提前结束；审计日志已记录。Output closed early.", 1)
     except OSError as exc:
-        _fail(f"无法写入 {out_path}：{exc}")
+        _fail(f"无法写入 {out_path or '标准输出 stdout'}：{exc}")
     if out_path is not None:
         out.print(f"已导出 {found.zh} {count} 行 → {out_path}", highlight=False)
 

@@ -101,6 +101,7 @@ def test_campaign_export_piped_to_head_was_audited_first(bank: Harness, tmp_path
     cmd = " ".join(_rmbot(bank, "campaign", "export", "沉睡激活", "--as", "BM01", "--out", "-")) + " | head -n 2"
     piped = subprocess.run(["sh", "-c", cmd], capture_output=True, env=_env(bank), cwd=tmp_path, timeout=60)
     assert len(piped.stdout.decode("utf-8").splitlines()) == 2
+    assert b"Traceback" not in piped.stderr  # a closed pipe is a message (exit 1), never a traceback
     out = tmp_path / "full.csv"
     full = subprocess.run(_rmbot(bank, "campaign", "export", "沉睡激活", "--as", "BM01", "--out", str(out)),
                           capture_output=True, env=_env(bank), cwd=tmp_path, timeout=60)

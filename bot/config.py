@@ -82,8 +82,9 @@ class Settings(BaseSettings):
     db_statement_timeout: float = Field(default=3.0, gt=0, alias="RMBOT_DB_STATEMENT_TIMEOUT")
     db_batch_statement_timeout: float = Field(default=0.0, ge=0, alias="RMBOT_DB_BATCH_STATEMENT_TIMEOUT")
     """0: none."""
-    db_busy_timeout: float = Field(default=3.0, gt=0, alias="RMBOT_DB_BUSY_TIMEOUT")
-    """SQLite: how long a chat command waits for another writer (an import) before 暂时不可用."""
+    db_busy_timeout: float = Field(default=2.0, gt=0, alias="RMBOT_DB_BUSY_TIMEOUT")
+    """SQLite: how long a chat command's write waits for another writer (an import) before
+    暂时不可用. A failed command writes its audit rows once more, so a command waits twice this."""
     shutdown_timeout: float = Field(default=20.0, gt=0, alias="RMBOT_SHUTDOWN_TIMEOUT")
     """On SIGTERM: seconds to finish what was accepted before exiting."""
 

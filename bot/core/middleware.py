@@ -89,7 +89,11 @@ class ErrorBoundary:
         except ServiceUnavailable as exc:
             return Reply.error(exc.hint, title="暂不可用")
         except (OperationalError, DBAPIError) as exc:
-            log.warning("store unavailable: %s", exc.__class__.__name__, exc_info=True)
+            # One line: an outage is expected operations, and its chained traceback (three of
+            # them per command) buried the console; the traceback is there at DEBUG.
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            log.warning("store unavailable: %s: %s", exc.__class__.__name__, cause[0][:200] if cause else "")
+            log.debug("store unavailable", exc_info=True)
             return Reply.error(UNAVAILABLE, title="暂不可用")
         except Exception:
             ref = uuid.uuid4().hex[:8]

@@ -1,4 +1,6 @@
-"""A TCP proxy in front of PostgreSQL whose link can be cut and restored: a network outage on demand."""
+"""A TCP proxy in front of PostgreSQL whose link can be cut and restored, or stalled: a network
+outage on demand. A cut resets every connection (the client hears of it at once); a stall keeps
+them open and forwards nothing (a hung host, a black-holed route: the client hears nothing)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ class CuttableProxy:
         self.port = self.listener.getsockname()[1]
         self.up = threading.Event()
         self.up.set()
+        self.flowing = threading.Event()
+        self.flowing.set()
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -40,6 +44,7 @@ class CuttableProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self.flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -65,8 +70,14 @@ class CuttableProxy:
 
     def restore(self) -> None:
         self.up.set()
+        self.flowing.set()
+
+    def stall(self) -> None:
+        """Keep every connection open, accept new ones, forward nothing until `restore`."""
+        self.flowing.clear()
 
     def close(self) -> None:
         self._closed = True
+        self.flowing.set()
         self.cut()
         self.listener.close()

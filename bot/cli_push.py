@@ -82,6 +82,10 @@ def run(
     table = Table("类型", "支行", "待跟进", "消息", "新入队", "说明")
     for k in [kind] if kind else list(KINDS):
         result = service.build(k, day, branch_ids=branch or None, dry_run=dry_run, force=force)
+        if not dry_run and not branch and result.skipped is None:  # the whole day: the scheduler skips it
+            from bot.push.catchup import record_build
+
+            record_build(engine, k, day, clock.now(), sum(b.enqueued for b in result.branches), "rmbot push run")
         if result.skipped:
             table.add_row(KIND_ZH[k], "—", "", "", "", result.skipped)
             continue
@@ -153,6 +157,7 @@ def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送�
 
     day = _date(date_)
     engine = _engine()
+    _show_missed(engine)
     rows = status_counts(engine, day)
     if not rows:
         out.print(f"{day} 没有推送记录。No pushes for {day}.")
@@ -166,6 +171,23 @@ def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送�
             Outbox.push_date == day, Outbox.last_error.is_not(None), Outbox.status != "sent")).all()
     for key, st, attempts, error in bad:
         out.print(f"  {key} {st} attempts={attempts}: {redact(error or '')}", markup=False)
+
+
+MISSED_DAYS = 7
+
+
+def _show_missed(engine) -> None:  # noqa: ANN001
+    """Working days of the last week whose push time passed and that nobody built (every
+    scheduler was down across the push time, or a build failed)."""
+    from bot.calendar_data import load_calendar
+    from bot.push.catchup import missed
+    from bot.push.service import PushService
+
+    settings = get_settings()
+    service = PushService(engine, load_policy(settings), load_calendar(settings.holidays_file))
+    for kind, day in missed(service, settings.push_times(), clock.now(), days=MISSED_DAYS):
+        out.print(f"应推送未生成 due, not built: {day} {KIND_ZH.get(kind, kind)}（{kind}）— "
+                  f"补发 rerun: rmbot push run --date {day} --kind {kind}", markup=False)
 
 
 @dest_app.command("set")

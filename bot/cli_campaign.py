@@ -186,7 +186,8 @@ def export(
             if kind is None:
                 _fail(f"未知的活动类型「{target}」；可用：{'、'.join(k.name for k in catalogue.kinds.values())}")
                 return
-            branch_id = (branch or (staff.org_id if staff.role == "branch_manager" else "")).upper()
+            # A typed --branch is folded like every code; the manager's own org id is used as stored.
+            branch_id = branch.upper() if branch else (staff.org_id if staff.role == "branch_manager" else "")
             if not branch_id:
                 _fail("请用 --branch 指定支行，如 --branch SB01。")
             org = session.get(Org, branch_id)

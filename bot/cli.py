@@ -324,11 +324,14 @@ def serve(
         stop_connecting.set()
         if socket_handler is not None:
             socket_handler.close()
+        finished = True
         if push is not None:
             from bot.push.scheduler import shutdown
 
-            shutdown(*push, timeout=settings.shutdown_timeout)
+            finished = shutdown(*push, timeout=settings.shutdown_timeout)
     logging.getLogger("rmbot.server").info("rmbot serve stopped")
+    if not finished:
+        os._exit(0)  # a job still running past the bound: its rows stay in the outbox for the next start
 
 
 def _start_scheduler(engine, settings: Settings):  # noqa: ANN001, ANN202

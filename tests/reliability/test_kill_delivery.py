@@ -38,6 +38,13 @@ def _deliver_process(db: Path, fake: FakeSlackAPI) -> subprocess.Popen[bytes]:
                             env=env, cwd=db.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _progress(engine) -> tuple[int, int]:  # noqa: ANN001
+    """(rows sent, rows claimed or sent): moves as soon as a delivering process claims."""
+    with Session(engine) as s:
+        states = Counter(r.status for r in s.execute(select(Outbox)).scalars())
+    return states["sent"], states["sent"] + states["sending"] + states["verifying"]
+
+
 def test_sigkill_during_delivery_never_loses_or_duplicates(tmp_path: Path) -> None:
     db = tmp_path / "bank.db"
     engine = seeded_sqlite(db, customers=1500)
@@ -63,14 +70,20 @@ def test_sigkill_during_delivery_never_loses_or_duplicates(tmp_path: Path) -> No
     mid_delivery = 0
     try:
         for _ in range(ROUNDS):
+            before = _progress(engine)
             proc = _deliver_process(db, fake)
-            time.sleep(rng.uniform(0.8, 3.0))  # start-up is ~1 s: kills land before, during and between sends
+            # start-up takes 1–6 s on a loaded machine: wait for this process's first claim or send,
+            # then kill at a random moment, so kills land during and between sends whatever the load
+            deadline = time.monotonic() + 60
+            while _progress(engine) == before and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.5))
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             with Session(engine) as s:
                 states = Counter(r.status for r in s.execute(select(Outbox)).scalars())
             mid_delivery += bool(states["sending"] or states["verifying"]) and bool(states["pending"] or states["sent"])
-            time.sleep(1.1)  # let the dead process's lease run out
+            # no wait for the lease: the next process finds this one dead (same host) and takes over
         final = _deliver_process(db, fake)
         assert final.wait(timeout=120) == 0
         delivered = Counter()

@@ -68,7 +68,11 @@ def configured_platforms(settings: Settings) -> list[str]:
 def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str], deduper: Deduper | None = None) -> Starlette:
     """`deduper`: pass `StoreDeduper(engine)` when several replicas serve the same app, so a
     retried event or callback landing on another replica is still processed once."""
+    from bot.core.inbox import InboxService
+
     routes: list[BaseRoute] = [Route("/healthz", _health, methods=["GET"]), Route("/readyz", _ready, methods=["GET"])]
+    inbox = InboxService(bot.engine)
+    """Accepted messages are stored before they are acknowledged and answered by its workers."""
     drains: list[Callable[[float], object]] = []
     """Called at shutdown with the seconds left: finish accepted work within them."""
     for platform in platforms:
@@ -79,7 +83,7 @@ def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str], deduper:
         elif platform == "wecom":
             from bot.adapters.wecom.callback import WeComAdapter
 
-            adapter = WeComAdapter.from_settings(bot, settings, deduper)
+            adapter = WeComAdapter.from_settings(bot, settings, deduper, inbox=inbox)
             routes += adapter.routes()
             drains.append(adapter.shutdown)
         else:
@@ -87,16 +91,21 @@ def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str], deduper:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if inbox.handlers:
+            await run_in_threadpool(inbox.start)
         yield
         deadline = _stop_deadline(settings.shutdown_timeout)
         for drain in drains:
             await run_in_threadpool(drain, max(0.0, deadline - time.monotonic()))
+        if inbox.handlers:
+            await run_in_threadpool(inbox.stop, max(0.0, deadline - time.monotonic()))
         log.info("HTTP worker %d stopped: accepted work drained", os.getpid())
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.platforms = list(platforms)
     app.state.engine = bot.engine
     app.state.settings = settings
+    app.state.inbox = inbox
     return app
 
 

@@ -93,9 +93,12 @@ class DeliveryWorker:
         now: Callable[[], datetime] = clock.now,
         concurrency: int = 128,
         tick: float | None = None,
+        platforms: tuple[str, ...] | None = None,
     ) -> None:
         self.engine = engine
         self.senders = dict(senders)
+        self.platforms = platforms
+        """Claim only rows of these platforms (None: every row; a row without a sender retries)."""
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.lease = lease
         self.batch = batch
@@ -195,7 +198,8 @@ class DeliveryWorker:
         with sendq.paused():
             if stale:
                 outbox.expire_dead_holders(self.engine, self.now())
-            rows = outbox.claim(self.engine, self.worker_id, self.now(), self.lease, limit, stale=stale)
+            rows = outbox.claim(self.engine, self.worker_id, self.now(), self.lease, limit, stale=stale,
+                                platforms=self.platforms)
         held.update((row.id, row) for row in rows)
         self._answered.forget(time.monotonic() - self.tick - self._longest)
         sendq.put((row, self._interval(row.platform), backlog.get(row.channel, 1)) for row in rows)

@@ -343,3 +343,34 @@ class PushBuild(SQLModel, table=True):
     built_by: str = Field(max_length=120)
     enqueued: int = 0
     note: str | None = Field(default=None, max_length=200)
+
+
+class InboxRow(SQLModel, table=True):
+    """An accepted inbound message (WeCom callback, Slack event, slow slash command), written with
+    its dedupe key in the transaction that accepts it, before the platform is answered: the
+    unit of "nothing acknowledged is lost" (bot/store/inbox.py). Unfinished rows of one user are
+    handled oldest first, one at a time; the reply goes out through the outbox."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_inbox_key"),
+        Index("ix_inbox_open", "platform", "user_id", "id",  # what claims read
+              sqlite_where=text("state IN ('pending', 'working')"),
+              postgresql_where=text("state IN ('pending', 'working')")),
+        Index("ix_inbox_created", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    """The platform's dedupe key (msg:<MsgId>, evt:…, event id): a retry finds it and is refused."""
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=200)
+    payload: str = Field(sa_type=Text)
+    """The inbound message as JSON, as the adapter's handler reads it back."""
+    state: str = Field(default="pending", max_length=12)  # pending | working | done | dead
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=ShanghaiDateTime)
+    created_at: datetime = Field(sa_type=ShanghaiDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=ShanghaiDateTime)
+    request_id: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, max_length=500)

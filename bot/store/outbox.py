@@ -109,18 +109,22 @@ def unsent() -> ColumnElement[bool]:
 
 
 def claim(engine: Engine, worker: str, now: datetime, lease: timedelta, limit: int,
-          stale: bool = True) -> list[Claimed]:
+          stale: bool = True, platforms: Sequence[str] | None = None) -> list[Claimed]:
     """Stale in-flight rows to verify (unless `stale` is False), then the head row of up to
     `limit` channels to send.
 
     A channel's head is its oldest unsent row; it is claimed if it is pending and due. Heads are
     found from the partial index on unsent rows (min id per channel), so a claim costs in
     proportion to what is still to deliver, not to the outbox's history. Leases run for minutes:
-    a worker claiming several times a second need not look for expired ones every time."""
+    a worker claiming several times a second need not look for expired ones every time.
+    `platforms`: only rows of these (the chat replies' worker in `rmbot serve`); None: all."""
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
     expired = and_(_status_in(IN_FLIGHT), Outbox.lease_until < now)
     heads = select(func.min(Outbox.id).label("id")).where(unsent()).group_by(Outbox.platform, Outbox.target).subquery()
     due = and_(Outbox.status == "pending", Outbox.next_attempt_at <= now)
+    if platforms is not None:
+        expired = and_(expired, Outbox.platform.in_(list(platforms)))
+        due = and_(due, Outbox.platform.in_(list(platforms)))
     claimed: list[Claimed] = []
     with engine.begin() as conn:
         if stale:

@@ -6,12 +6,18 @@ and its reply goes out through message/send. Messages from one user are handled 
 in arrival order, so two quick commands never get their answers crossed; different users run
 in parallel.
 
+With an inbox (`rmbot serve`: bot/core/inbox.py) the callback is stored with its dedupe key
+before the 200, and the reply is queued in the outbox by the inbox's workers: a stop or crash
+after the 200 loses nothing, and WeCom's retry of a stored message is refused as handled.
+Without one (tests of the adapter alone) the in-process queue below does the same work.
+
 Anything malformed, unsigned, oversized or meant for another corp is refused with a 4xx and a
 log line, never a 500: the endpoint is on the internet.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -33,9 +39,13 @@ from bot.adapters.wecom.crypto import CryptoError, WeComCrypto
 from bot.adapters.wecom.dedupe import Deduper, MemoryDeduper, message_key
 from bot.config import Settings
 from bot.core.app import Rmbot
+from bot.core.inbox import InboxService, reply_key
 from bot.core.reply import Reply
 from bot.core.request import ActionRequest, Request
 from bot.render.wecom_markdown import parse_button_key, render_done
+from bot.store import inbox as inbox_store
+from bot.store.outbox import NewMessage
+from bot import clock as shanghai
 
 log = logging.getLogger("rmbot.wecom")
 
@@ -81,6 +91,7 @@ class WeComAdapter:
         max_skew: float | None = MAX_SKEW,
         clock: Callable[[], float] = time.time,
         workers: int = 8,
+        inbox: InboxService | None = None,
     ) -> None:
         self.bot = bot
         self.crypto = crypto
@@ -95,9 +106,15 @@ class WeComAdapter:
         self._queues: dict[str, deque[dict[str, str]]] = {}
         self._pending = 0
         self._idle = threading.Condition()
+        self.inbox = inbox
+        if inbox is not None:
+            from bot.adapters.wecom.push import WeComMemberSender
+
+            inbox.register("wecom", self.handle_row, {"wecom_member": WeComMemberSender(client, templates_dir)})
 
     @classmethod
-    def from_settings(cls, bot: Rmbot, settings: Settings, deduper: Deduper | None = None) -> "WeComAdapter":
+    def from_settings(cls, bot: Rmbot, settings: Settings, deduper: Deduper | None = None,
+                      inbox: InboxService | None = None) -> "WeComAdapter":
         missing = [name for name, value in (
             ("WECOM_CORP_ID", settings.wecom_corp_id), ("WECOM_TOKEN", settings.wecom_token),
             ("WECOM_ENCODING_AES_KEY", settings.wecom_aes_key), ("WECOM_SECRET", settings.wecom_secret),
@@ -112,7 +129,7 @@ class WeComAdapter:
         client = WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
                              settings.wecom_agent_id, settings.wecom_api_url)
         templates = str(settings.templates_dir) if settings.templates_dir else None
-        return cls(bot, crypto, client, templates_dir=templates, deduper=deduper)
+        return cls(bot, crypto, client, templates_dir=templates, deduper=deduper, inbox=inbox)
 
     def routes(self) -> list[Route]:
         return [
@@ -150,6 +167,10 @@ class WeComAdapter:
         except (Refused, CryptoError) as exc:
             return self._refuse(request, exc)
         key = message_key(msg)
+        if self.inbox is not None:  # the key and the message in one row, before the 200
+            if not self.inbox.accept(key, "wecom", msg["FromUserName"], json.dumps(msg, ensure_ascii=False)):
+                log.info("WeCom callback repeated (%s): already accepted", (key or "?").split(":", 1)[0])
+            return Response(status_code=200)
         if key is not None and not self.deduper.first_seen(key):
             log.info("WeCom callback repeated (%s): already handled", key.split(":", 1)[0])
             return Response(status_code=200)
@@ -231,6 +252,8 @@ class WeComAdapter:
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until every accepted callback has been processed (tests, graceful shutdown)."""
+        if self.inbox is not None:
+            return self.inbox.drain(timeout)
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
@@ -242,7 +265,10 @@ class WeComAdapter:
         """Graceful stop (SIGTERM): answer what was accepted within `timeout` seconds. A reply
         that would wait for WeCom's rate limit past the bound is refused by the pacer and logged
         as not delivered (send_reply); messages still queued behind it are logged here, one
-        ERROR line each, never dropped silently. Returns how many queued messages were not run."""
+        ERROR line each, never dropped silently. Returns how many queued messages were not run.
+        With an inbox, nothing is lost at a stop: the inbox's own stop drains (bot/server.py)."""
+        if self.inbox is not None:
+            return 0
         self.client.pacer.close_at(time.monotonic() + timeout)
         if self.drain(timeout):
             self.close()
@@ -264,28 +290,46 @@ class WeComAdapter:
     # -- the work (worker threads) ---------------------------------------------------------------
 
     def process(self, msg: Mapping[str, str]) -> None:
+        """The direct path (no inbox): the replies are sent at once."""
+        for reply, cards in self.respond(msg):
+            self.send_reply(msg["FromUserName"], reply, cards=cards)
+
+    def handle_row(self, row: "inbox_store.Claimed") -> list[NewMessage]:
+        """The inbox's handler: the replies of one stored callback, as outbox rows to the member."""
+        from bot.adapters.wecom.push import WeComMemberSender
+
+        msg = json.loads(row.payload)
+        replies = self.respond(msg)
+        if not replies:
+            return []
+        org, today = inbox_store.reply_org(self.bot.engine), shanghai.today()
+        return [NewMessage(key=reply_key(row, n), kind="reply", org_id=org, push_date=today,
+                           platform="wecom_member", target=row.user_id, payload=reply.model_dump_json(),
+                           rendered=WeComMemberSender.rendered(reply, cards))
+                for n, (reply, cards) in enumerate(replies)]
+
+    def respond(self, msg: Mapping[str, str]) -> list[tuple[Reply, bool]]:
+        """Run a callback's command or click: the replies to send the member (and whether with
+        cards). A click's card update is the one call made here (updating it twice is harmless)."""
         user = msg["FromUserName"]
         kind = msg.get("MsgType")
         if kind == "text":
-            reply = self.bot.handle(Request(text=msg.get("Content", ""), platform="wecom", user_id=user,
-                                            channel_kind="dm"))
-            self.send_reply(user, reply)
-        elif kind == "event":
+            return [(self.bot.handle(Request(text=msg.get("Content", ""), platform="wecom", user_id=user,
+                                             channel_kind="dm")), True)]
+        if kind == "event":
             event = msg.get("Event", "")
             if event == "template_card_event":
-                self.on_click(msg)
-            else:
-                log.debug("WeCom event %s ignored", event[:40])
-        else:
-            self.send_reply(user, Reply(title="提示", summary=ONLY_TEXT))
+                return self.on_click(msg)
+            log.debug("WeCom event %s ignored", event[:40])
+            return []
+        return [(Reply(title="提示", summary=ONLY_TEXT), True)]
 
-    def on_click(self, msg: Mapping[str, str]) -> None:
+    def on_click(self, msg: Mapping[str, str]) -> list[tuple[Reply, bool]]:
         """A card button: run its action as the clicker, then grey the card out with who did it."""
         user = msg["FromUserName"]
         parsed = parse_button_key(msg.get("EventKey", ""))
         if parsed is None:
-            self.send_reply(user, Reply.error(STALE_BUTTON))
-            return
+            return [(Reply.error(STALE_BUTTON), True)]
         action, value = parsed
         reply = self.bot.handle_action(ActionRequest(action=action, value=value, platform="wecom",
                                                      user_id=user, channel_kind="dm"))
@@ -293,10 +337,10 @@ class WeComAdapter:
         if reply.kind != "error" and code:
             try:
                 self.client.update_template_card([user], code, render_done(reply, self.templates_dir))
-                return
+                return []
             except WeComError as exc:  # code expired (72 h) or used: say it in a message instead
                 log.warning("WeCom card update failed: %s", exc)
-        self.send_reply(user, reply, cards=False)
+        return [(reply, False)]
 
     def send_reply(self, user: str, reply: Reply, *, cards: bool = True) -> None:
         try:

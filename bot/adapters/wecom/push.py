@@ -118,3 +118,34 @@ class WeComRobotSender:
 
     def find_sent(self, target: str, key: str, since: datetime) -> str | None:
         return None
+
+
+class WeComMemberSender:
+    """target = a member's userid: chat replies queued by the inbox (bot/core/inbox.py). The
+    outbox row's `rendered` is `cards:0|1` and a newline before the neutral Reply's JSON
+    (a button's answer goes out without cards once its card could not be updated)."""
+
+    platform = "wecom_member"
+
+    def __init__(self, client: WeComClient, templates_dir: str | None = None) -> None:
+        self.client = client
+        self.templates_dir = templates_dir
+
+    @staticmethod
+    def rendered(reply: Reply, cards: bool = True) -> str:
+        return f"cards:{int(cards)}\n{reply.model_dump_json()}"
+
+    def send(self, target: str, reply: Reply, key: str) -> str | None:
+        with _send_errors():
+            deliver.to_member(self.client, target, reply, self.templates_dir)
+        return None
+
+    def send_rendered(self, target: str, rendered: str, key: str) -> str | None:
+        head, _, body = rendered.partition("\n")
+        with _send_errors():
+            deliver.to_member(self.client, target, Reply.model_validate_json(body), self.templates_dir,
+                              cards=head != "cards:0")
+        return None
+
+    def find_sent(self, target: str, key: str, since: datetime) -> str | None:
+        return None

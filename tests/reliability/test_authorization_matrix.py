@@ -53,7 +53,7 @@ def test_tier_visibility_matrix(rmbot: Harness) -> None:
 def test_buttons_recheck_visibility(rmbot: Harness) -> None:
     expected = expected_visible(rmbot)
     for (sid, cid), ok in expected.items():
-        reply = rmbot.click(sid, "followup", f"contacted|{cid}|matrix:{cid}").reply
+        reply = rmbot.click(sid, "followup", f"contacted|{cid}|tier:{cid}").reply
         assert (reply.kind == "info") == ok, (sid, cid)
 
 

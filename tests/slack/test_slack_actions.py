@@ -30,11 +30,22 @@ from tests.slack.support import (
 CHANNEL = "C0TEAM001"
 
 
+def fresh_ref() -> str:
+    """A ref of C0000001's own (a click must name the customer's item), unique per test."""
+    return f"downgrade:C0000001:{uuid.uuid4().int % 10**9}"
+
+
+def second(ref: str) -> str:
+    """The same item kind for C0000002, the message's second item."""
+    return ref.replace("C0000001", "C0000002")
+
+
 def pushed_message(ref: str) -> dict[str, Any]:
     """A message as the bot would have posted it in the team channel (a masked push)."""
     reply = Reply(title="近 7 天到期提醒", summary="2 笔产品即将到期", masked=True, items=[
         Item(text="张* · 定期存款 50–100万 · 12-01 到期", buttons=followup_buttons("C0000001", ref), ref=ref),
-        Item(text="欧阳** · 大额存单 20–50万 · 12-03 到期", buttons=followup_buttons("C0000002", ref), ref=ref),
+        Item(text="欧阳** · 大额存单 20–50万 · 12-03 到期", buttons=followup_buttons("C0000002", second(ref)),
+             ref=second(ref)),
     ])
     [payload] = render_messages(reply)
     return {"type": "message", "ts": f"{int(time.time())}.{uuid.uuid4().int % 10**6:06d}", "user": "UBOT00001",
@@ -53,7 +64,7 @@ def contacts(engine: Engine, ref: str) -> list[Contact]:
 
 def test_click_records_followup_updates_message_and_threads_details(
         slack: SlackSim, fake: FakeSlackAPI, engine: Engine) -> None:
-    ref = f"maturing:H{uuid.uuid4().hex[:6]}"
+    ref = fresh_ref()
     message = pushed_message(ref)
     b = button(message, "item-1", 0)
     assert b["value"] == f"contacted|C0000001|{ref}"
@@ -85,7 +96,7 @@ def test_click_records_followup_updates_message_and_threads_details(
 
 def test_second_click_keeps_the_first_mark(slack: SlackSim, fake: FakeSlackAPI, engine: Engine) -> None:
     """Both clicks carry the message as first posted; the second update must not undo the first."""
-    ref = f"maturing:H{uuid.uuid4().hex[:6]}"
+    ref = fresh_ref()
     message = pushed_message(ref)
     for block_id, index, user in (("item-1", 1, U_WANG), ("item-2", 2, U_WANG)):
         b = button(message, block_id, index)
@@ -98,11 +109,11 @@ def test_second_click_keeps_the_first_mark(slack: SlackSim, fake: FakeSlackAPI, 
     kinds = {b.get("block_id"): b["type"] for b in last.blocks if b.get("block_id")}
     assert kinds == {"item-1": "context", "item-2": "context"}
     assert "已承接" in all_text(last.params) and "已流失" in all_text(last.params)
-    assert sorted(r.outcome for r in contacts(engine, ref)) == ["lost", "retained"]
+    assert sorted(r.outcome for r in contacts(engine, ref) + contacts(engine, second(ref))) == ["lost", "retained"]
 
 
 def test_click_on_a_customer_the_clicker_may_not_see(slack: SlackSim, fake: FakeSlackAPI, engine: Engine) -> None:
-    ref = f"maturing:H{uuid.uuid4().hex[:6]}"
+    ref = fresh_ref()
     message = pushed_message(ref)
     b = button(message, "item-1", 0)
     url = fake.response_url(uuid.uuid4().hex)

@@ -90,8 +90,8 @@ def _long(ctx: Context, args: list[str]) -> Reply:
 
 def _cards(ctx: Context, args: list[str]) -> Reply:
     return Reply(title="到期提醒", summary="1 位客户的产品即将到期",
-                 items=[Item(text="C0000001 张* 大额存单 50万 12-01 到期", ref="maturing:H1",
-                             buttons=followup_buttons("C0000001", "maturing:H1"))])
+                 items=[Item(text="C0000001 张* 大额存单 50万 12-01 到期", ref="tier:C0000001",
+                             buttons=followup_buttons("C0000001", "tier:C0000001"))])
 
 
 @pytest.fixture

@@ -255,7 +255,7 @@ def test_card_click_records_followup_and_updates_card(wecom: WeComSender, fake: 
     card = card_call.body["template_card"]
     assert card["card_type"] == "button_interaction" and card["sub_title_text"].startswith("C0000001")
     key = card["button_list"][0]["key"]
-    assert key == "followup|contacted|C0000001|maturing:H1"
+    assert key == "followup|contacted|C0000001|tier:C0000001"
 
     # WeCom calls back with the clicked key and a response code for updating the card
     click = wecom.click_xml(RM_USER, key, card_call.answer["response_code"], task_id=card["task_id"])
@@ -265,7 +265,7 @@ def test_card_click_records_followup_and_updates_card(wecom: WeComSender, fake: 
 
     [contact] = contacts(engine)
     assert (contact.customer_id, contact.staff_id, contact.outcome, contact.ref) == \
-        ("C0000001", "RM001", "contacted", "maturing:H1")
+        ("C0000001", "RM001", "contacted", "tier:C0000001")
     [update] = fake.delivered(UPDATE)
     assert update.body["userids"] == [RM_USER] and update.body["response_code"] == card_call.answer["response_code"]
     label = update.body["button"]["replace_name"]
@@ -304,7 +304,7 @@ def test_click_on_a_customer_one_may_not_see_is_refused(wecom: WeComSender, fake
 
 def test_click_with_expired_response_code_falls_back_to_a_message(wecom: WeComSender, fake: FakeWeCom,
                                                                   adapter: WeComAdapter, engine: Engine) -> None:
-    wecom.post(wecom.click_xml(RM_USER, "followup|retained|C0000001|x", "RC-expired"))
+    wecom.post(wecom.click_xml(RM_USER, "followup|retained|C0000001|tier:C0000001", "RC-expired"))
     settle(adapter)
     assert [c.outcome for c in contacts(engine)] == ["retained"]
     [reply] = markdowns(fake)

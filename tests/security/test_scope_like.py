@@ -5,6 +5,7 @@ the issue's org and staff inserted straight into the store (the import now refus
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -70,3 +71,14 @@ def test_campaign_export_stays_in_sb_1(cli_bank: Harness, tmp_path: Path) -> Non
     rows = list(csv.reader(out.open(encoding="utf-8-sig")))[1:]
     assert [r[0] for r in rows] == [OWN]
     assert not {r[0] for r in rows} & sb01
+
+
+def test_no_scope_by_hand() -> None:
+    """Org paths are compared only in bot/store/scope.py: no `startswith`/`like` on a path elsewhere."""
+    root = Path(__file__).resolve().parents[2]
+    by_hand = re.compile(r"(path|org_path)\s*\)?\s*\.\s*(startswith|endswith|like|ilike|contains)\s*\(")
+    found = [f"{p.relative_to(root)}:{n}: {line.strip()}"
+             for folder in ("bot", "commands", "rules") for p in sorted((root / folder).rglob("*.py"))
+             if p.name != "scope.py" or p.parent.name != "store"
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if by_hand.search(line)]
+    assert found == [], "scope by hand (use bot.store.scope.under / is_under):\n" + "\n".join(found)

@@ -227,3 +227,6 @@ def dest_list() -> None:
         out.print(f"{d.org_id}  {d.platform:14s} {shown_target(d.platform, d.target)}", markup=False, highlight=False)
     if not rows:
         out.print("尚未配置推送目的地。No destinations yet.")
+
+
+from bot import cli_dest  # noqa: E402,F401  (registers `push dest check` and `push dest create-appchat`)

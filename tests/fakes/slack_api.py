@@ -12,6 +12,10 @@ pagination; metadata only with `include_all_metadata`. `remove_channel()` makes 
 `channel_not_found` (or another error); `set_clock()` stamps new messages with a test's clock
 (by default ts stay 1700000001.000100, 1700000002.000100, …).
 
+`conversations.info` answers a channel (with `is_member`: `not_member()` takes the bot out of
+one) and `users.lookupByEmail` answers the users `add_user()` registered (`users_not_found`
+otherwise, `missing_scope` after `drop_scope("users:read.email")`).
+
 files_upload_v2 works end to end: `files.getUploadURLExternal` hands out an upload URL on this
 server, the bytes are POSTed there (recorded as "files.upload"; `fail("files.upload")` answers
 500), and `files.completeUploadExternal` shares them into the channel: `files(channel)`.
@@ -86,6 +90,9 @@ class FakeSlackAPI:
         self._uploads: dict[str, dict[str, Any]] = {}
         self._files: dict[str, list[dict[str, Any]]] = {}
         self._file_ids = itertools.count(1)
+        self._outside: set[str] = set()
+        self._users: dict[str, str] = {}
+        self._dropped_scopes: set[str] = set()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -152,6 +159,22 @@ class FakeSlackAPI:
         with self._cond:
             self._gone[channel] = error
 
+    def not_member(self, channel: str) -> None:
+        """The bot is not in `channel` (never invited, or removed): conversations.info answers
+        is_member false and chat.postMessage answers not_in_channel, as Slack does."""
+        with self._cond:
+            self._outside.add(channel)
+
+    def add_user(self, email: str, user_id: str) -> None:
+        """A workspace member `users.lookupByEmail` finds (Slack matches e-mail case-insensitively)."""
+        with self._cond:
+            self._users[email.lower()] = user_id
+
+    def drop_scope(self, scope: str) -> None:
+        """The installed token lacks `scope`: methods needing it answer missing_scope."""
+        with self._cond:
+            self._dropped_scopes.add(scope)
+
     def set_clock(self, clock: Callable[[], float] | None) -> None:
         """Stamp new messages with clock() (Unix seconds), as Slack stamps them with its time."""
         with self._cond:
@@ -175,6 +198,9 @@ class FakeSlackAPI:
             self._failures.clear()
             self._messages.clear()
             self._gone.clear()
+            self._outside.clear()
+            self._users.clear()
+            self._dropped_scopes.clear()
             self._clock = None
             self._last_us = 0
 
@@ -242,6 +268,21 @@ class FakeSlackAPI:
         channel = str(params.get("channel") or "")
         if method in ("chat.postMessage", "chat.update", "conversations.history") and channel in self._gone:
             return {"ok": False, "error": self._gone[channel]}
+        if method == "conversations.info":
+            if channel in self._gone:
+                return {"ok": False, "error": self._gone[channel]}
+            return {"ok": True, "channel": {"id": channel, "name": channel.lower(), "is_channel": True,
+                                            "is_archived": False, "is_member": channel not in self._outside}}
+        if method == "users.lookupByEmail":
+            if "users:read.email" in self._dropped_scopes:
+                return {"ok": False, "error": "missing_scope", "needed": "users:read.email"}
+            user_id = self._users.get(str(params.get("email") or "").lower())
+            if user_id is None:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": {"id": user_id, "team_id": TEAM_ID, "deleted": False,
+                                         "profile": {"email": params.get("email")}}}
+        if method == "chat.postMessage" and channel in self._outside:
+            return {"ok": False, "error": "not_in_channel"}
         if method == "chat.postMessage":
             return self._post_message(channel, params)
         if method == "chat.update":

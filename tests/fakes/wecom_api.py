@@ -1,7 +1,7 @@
 """A fake WeCom on 127.0.0.1, speaking real HTTP, for offline tests: both of its sides.
 
 It implements what rmbot uses: gettoken, message/send, message/update_template_card,
-appchat/send, webhook/send and media/upload (images, kept in `media` for image messages),
+appchat/create, appchat/get, appchat/send, webhook/send and media/upload (images, kept in `media` for image messages),
 checks tokens and WeCom's byte limits the way the real API does, records every call, and can
 be told to answer with an error code (42001 expired token, 45009 frequency limit, ...) the next
 N times. `WeComSender` is the callback side: it encrypts
@@ -77,6 +77,12 @@ class FakeWeCom:
         """media_id → (file name, bytes) of every image uploaded with media/upload."""
         self._failures: dict[str, list[int]] = defaultdict(list)
         self._lock = threading.Lock()
+        self.appchats: dict[str, dict[str, Any]] = {}
+        """chatid → {"name", "owner", "userlist"} of every chat `appchat/create` made (the only chats
+        appchat/get knows: WeCom serves an app only the chats it created; appchat/send here takes any
+        chatid so older tests need not create theirs)."""
+        self.members: set[str] | None = None
+        """userids appchat/create accepts (None: any)."""
         self.delay = 0.0
         """Seconds every answer waits (a slow WeCom): the callback must still answer at once."""
         self._server: ThreadingHTTPServer | None = None
@@ -192,6 +198,8 @@ class FakeWeCom:
             return self._check_content(body, ROBOT_LIMITS)
         if path == "/cgi-bin/media/upload":
             return self._upload(method, query, body)
+        if path in ("/cgi-bin/appchat/create", "/cgi-bin/appchat/get"):
+            return self._appchat(method, path, query, body)
         if path in ("/cgi-bin/message/send", "/cgi-bin/appchat/send", "/cgi-bin/message/update_template_card"):
             if method != "POST":
                 return {"errcode": 43002, "errmsg": "require POST method"}
@@ -224,6 +232,35 @@ class FakeWeCom:
                 answer["msgid"] = "MSG-" + uuid.uuid4().hex[:12]
             return answer
         return {"errcode": 404, "errmsg": f"fake has no {path}"}
+
+    def _appchat(self, method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        """appchat/create (POST name, owner, userlist of 2..2000, chatid ≤ 32 of [0-9a-zA-Z]) and
+        appchat/get (GET chatid: 86003 for a chat this app did not create)."""
+        token = query.get("access_token")
+        if token not in self.valid_tokens:
+            return {"errcode": 42001 if token else 41001, "errmsg": "access_token expired or missing"}
+        if path == "/cgi-bin/appchat/get":
+            chat = self.appchats.get(query.get("chatid", ""))
+            if chat is None:
+                return {"errcode": 86003, "errmsg": "chat not exist"}
+            return {"errcode": 0, "errmsg": "ok", "chat_info": {"chatid": query["chatid"], **chat}}
+        if method != "POST" or not isinstance(body, dict):
+            return {"errcode": 43002, "errmsg": "require POST method"}
+        users = list(body.get("userlist") or [])
+        chatid = str(body.get("chatid") or uuid.uuid4().hex[:20])
+        if len(users) < 2 or len(users) > 2000:
+            return {"errcode": 86004, "errmsg": "invalid userlist: 2..2000 members"}
+        if not (chatid.isascii() and chatid.isalnum() and len(chatid) <= 32):
+            return {"errcode": 86002, "errmsg": "invalid chatid"}
+        if chatid in self.appchats:
+            return {"errcode": 86215, "errmsg": "chatid exists"}
+        if self.members is not None and any(u not in self.members for u in users):
+            return {"errcode": 60111, "errmsg": "userid not found"}
+        owner = body.get("owner") or users[0]
+        if owner not in users:
+            return {"errcode": 86005, "errmsg": "owner not in userlist"}
+        self.appchats[chatid] = {"name": body.get("name", ""), "owner": owner, "userlist": users}
+        return {"errcode": 0, "errmsg": "ok", "chatid": chatid}
 
     def _upload(self, method: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         """media/upload?type=image, multipart field "media": PNG or JPG, at most 10 MB."""

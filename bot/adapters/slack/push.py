@@ -189,13 +189,28 @@ def _is_permanent(exc: SlackApiError) -> bool:
     return status != 429 and status < 500 and error in PERMANENT
 
 
-def classify_send(exc: Exception) -> Exception:
+def operator_hint(error: str, channel: str | None) -> str:
+    """What an operator does about a permanent error: the one wording both the dead row's
+    last_error (rmbot push status) and the log line carry, so a dead row never goes unexplained."""
+    where = channel or "?"
+    if error == "not_in_channel":
+        return (f"机器人不在 Slack 频道 {where} 中：请在该频道输入 /invite @rmbot，再运行 rmbot push dest check "
+                f"和 rmbot push run（重发）。The bot is not a member of channel {where}: invite it there "
+                f"(/invite @rmbot), then check with `rmbot push dest check` and rerun the push (docs/slack.md).")
+    if error in ("channel_not_found", "is_archived"):
+        return (f"Slack 频道 {where} 不存在或已归档：请用 rmbot push dest set 改为正确的频道 ID。"
+                f"Channel {where} is gone or archived: set the branch's destination again (docs/slack.md).")
+    return ""
+
+
+def classify_send(exc: Exception, channel: str | None = None) -> Exception:
     """A failed chat.postMessage → the exception the worker understands."""
     if isinstance(exc, SlackApiError):
         status, error = _status(exc), api_error(exc)
         text = f"Slack {error} (HTTP {status})"
         if _is_permanent(exc):
-            return PermanentSendError(text)
+            hint = operator_hint(error, channel)
+            return PermanentSendError(f"{text}: {hint}" if hint else text)
         return TransientSendError(text)  # 429, 5xx, ratelimited, internal_error, or unknown
     if isinstance(exc, URLError) and not isinstance(exc, HTTPError):
         return TransientSendError(f"Slack unreachable: {exc.reason}")  # never connected/sent
@@ -269,7 +284,7 @@ class SlackSender:
         try:
             resp = self.client.post_json("chat.postMessage", body.encode("utf-8"))  # type: ignore[attr-defined]
         except Exception as exc:
-            raise classify_send(exc) from exc
+            raise classify_send(exc, channel) from exc
         return str(resp.get("ts"))
 
     # -- sending ------------------------------------------------------------------------
@@ -322,7 +337,7 @@ class SlackSender:
         except MaskingRefused as exc:
             raise PermanentSendError(str(exc)) from exc
         except Exception as exc:
-            raise classify_send(exc) from exc
+            raise classify_send(exc, channel) from exc
         return ts
 
     # -- reading back -------------------------------------------------------------------
@@ -361,9 +376,10 @@ class SlackSender:
                         break
         except SlackApiError as exc:
             if _is_permanent(exc):
-                raise PermanentSendError(f"Slack {api_error(exc)} reading {channel}") from exc
+                hint = operator_hint(api_error(exc), channel)
+                raise PermanentSendError(f"Slack {api_error(exc)} reading {channel}" + (f": {hint}" if hint else "")) from exc
             if send:  # nothing posted yet in this attempt: an ordinary retry is safe
-                raise classify_send(exc) from exc
+                raise classify_send(exc, channel) from exc
             raise VerifyUnavailable(f"Slack {api_error(exc)} (HTTP {_status(exc)}) reading {channel}") from exc
         except Exception as exc:
             if send:

@@ -334,6 +334,18 @@ class WeComClient:
         return self._call("POST", "/cgi-bin/appchat/send",
                           body={"chatid": chatid, "msgtype": msgtype, msgtype: body})
 
+    def appchat_create(self, name: str, owner: str, userlist: Sequence[str], chatid: str | None = None) -> str:
+        """appchat/create → the chatid. The app can send only to chats it created, so this is how an
+        app chat destination comes to exist (`rmbot push dest create-appchat`)."""
+        body: dict[str, Any] = {"name": name, "owner": owner, "userlist": list(userlist)}
+        if chatid:
+            body["chatid"] = chatid
+        return str(self._call("POST", "/cgi-bin/appchat/create", body=body)["chatid"])
+
+    def appchat_get(self, chatid: str) -> dict[str, Any]:
+        """appchat/get → chat_info (name, owner, userlist); WeComError 86003 for a chat the app did not create."""
+        return dict(self._call("GET", "/cgi-bin/appchat/get", params={"chatid": chatid}).get("chat_info") or {})
+
     def appchat_send_markdown(self, chatid: str, content: str) -> dict[str, Any]:
         _check_bytes(content, MARKDOWN_MAX, "markdown")
         return self.appchat_send(chatid, "markdown", {"content": content})

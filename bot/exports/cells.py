@@ -88,13 +88,13 @@ class XlsxSheet:
 
     def __init__(self, title: str) -> None:
         from openpyxl import Workbook  # type: ignore[import-untyped]
+        from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 
         self.book = Workbook(write_only=True)
         self.sheet = self.book.create_sheet(title[:31] or "Sheet1")
+        self._text_cell = WriteOnlyCell
 
     def _cell(self, value: Any) -> Any:
-        from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
-
         if value is None:
             return None
         if isinstance(value, bool):
@@ -103,7 +103,7 @@ class XlsxSheet:
             return float(value)
         if isinstance(value, (int, float, Decimal, date)):
             return value
-        cell = WriteOnlyCell(self.sheet, value=neutralise(str(value)))
+        cell = self._text_cell(self.sheet, value=neutralise(str(value)))
         cell.data_type = "s"  # openpyxl makes a text starting with = a formula: a string, always
         return cell
 

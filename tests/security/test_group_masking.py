@@ -182,3 +182,13 @@ def test_group_min_customers_is_a_policy_value() -> None:
     assert resolve(reply).title == "5.22万"
     strict = Policy.model_validate({**default_policy().model_dump(), "masking": {"group_min_customers": 5}})
     assert resolve(reply, strict).title == "5–10万"
+
+
+def test_one_button_rule_follow_up_buttons_in_every_channel(h: Harness) -> None:
+    """README (Privacy): the follow-up buttons go with every item and /tier answer, DM or group."""
+    for text in ("/maturing 90", "/churn"):
+        for channel in ("dm", "group"):
+            reply = h.ask("RM001", text, channel=channel).reply  # type: ignore[arg-type]
+            items = [i for s in reply.sections for i in s.items]
+            assert items and all(len(i.buttons) == 3 or i.done_by for i in items), (text, channel)
+    assert len(h.ask("RM001", "/tier C0000001", channel="group").reply.buttons) == 3

@@ -2,8 +2,10 @@
 
 States: pending → sending → sent (or back to pending with backoff, or dead).
 A claim takes each channel's *head* (its oldest unsent row) and marks it 'sending' under a
-lease, so a channel's messages go out in order and one at a time. A worker that dies leaves its
-rows 'sending' with an expired lease; whoever reclaims them asks the platform whether the
+lease, so a channel's messages go out in order and one at a time. The lease is short and renewed
+while its worker lives (`renew`, the worker's heartbeat); a worker that dies leaves its rows
+'sending' with a lease that soon expires (at once, for a dead process on this host:
+`expire_dead_holders`); whoever reclaims them asks the platform whether the
 message got there ('verifying') before sending again. Claims use `FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so two bots never take the same row; SQLite serialises writers; every UPDATE
 re-checks the row's state and owner, so a stale claim changes nothing.
@@ -115,8 +117,9 @@ def claim(engine: Engine, worker: str, now: datetime, lease: timedelta, limit: i
 
     A channel's head is its oldest unsent row; it is claimed if it is pending and due. Heads are
     found from the partial index on unsent rows (min id per channel), so a claim costs in
-    proportion to what is still to deliver, not to the outbox's history. Leases run for minutes:
-    a worker claiming several times a second need not look for expired ones every time.
+    proportion to what is still to deliver, not to the outbox's history. Leases last tens of
+    seconds (renewed while their worker lives): a worker claiming several times a second need not
+    look for expired ones every time.
     `platforms`: only rows of these (the chat replies' worker in `rmbot serve`); None: all."""
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
     expired = and_(_status_in(IN_FLIGHT), Outbox.lease_until < now)

@@ -20,6 +20,7 @@ from bot.cli_audit import audit_app, require_serving_key
 from bot.cli_campaign import campaign_app, lint_cmd
 from bot.cli_import import export_cmd, import_cmd
 from bot.cli_push import push_app
+from bot.cli_staff import register as register_staff_bulk
 from bot.config import Settings, get_settings, load_policy
 from bot.logs import setup_logging
 from bot.store.db import has_schema, make_engine, session_scope
@@ -30,6 +31,7 @@ db_app = typer.Typer(help="数据库结构（Alembic 迁移）Database schema.",
 staff_app = typer.Typer(help="员工与聊天账号关联 Staff and chat identities.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
+register_staff_bulk(staff_app)  # staff sync slack, staff status (bot/cli_staff.py)
 app.add_typer(calendar_app, name="calendar", help="中国工作日日历（法定节假日与调休）Chinese working days.")
 app.add_typer(push_app, name="push")
 app.add_typer(campaign_app, name="campaign")

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = Field(default=None, alias="WECOM_TOKEN")
     wecom_aes_key: SecretStr | None = Field(default=None, alias="WECOM_ENCODING_AES_KEY")
     wecom_api_url: str = Field(default="https://qyapi.weixin.qq.com", alias="WECOM_API_URL")
+    wecom_userid_from_staff_id: bool = Field(default=False, alias="WECOM_USERID_FROM_STAFF_ID")
+    """Where WeCom userids are the 工号: a staff import links wecom:<员工号 lowercased> for every
+    staff member whose row names no wecom_userid (docs/wecom.md, "Link the RMs")."""
 
     # Tamper-evident audit log (issue 13): the HMAC key that chains audit rows, and retired keys
     # (comma-separated) kept only to verify older rows. See README, "Audit log".

@@ -8,8 +8,6 @@ role must allow it. Commands themselves hold business logic only.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,31 +136,14 @@ class OpenSession:
 
 
 class IdentifyStaff:
-    """Who is asking. Answers are cached for `ttl` seconds: a lookup per message is a round trip
-    saved on every command, and a staff change (link, role, deactivation) applies within `ttl`."""
-
-    def __init__(self, ttl: float = 30.0, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._cache: dict[tuple[str, str], tuple[float, StaffView]] = {}
-        self._lock = threading.Lock()
+    """Who is asking, read in the command's own transaction on every message. Not cached: a
+    deactivated staff member (import with 在职 = 否) or a removed link must lose access at once on
+    every replica, and the lookup is one indexed join in a transaction that is open anyway
+    (~0.1 ms on SQLite, ~0.3 ms on a local PostgreSQL), against the 30 s a per-process cache let
+    a deactivated RM keep reading customer data."""
 
     def _lookup(self, session: Session, platform: str, user_id: str) -> StaffView | None:
-        key = (platform, user_id)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        staff = load_staff(session, platform, user_id)
-        with self._lock:
-            if staff is None:
-                self._cache.pop(key, None)
-            else:
-                if len(self._cache) >= self.max_entries:
-                    self._cache.clear()
-                self._cache[key] = (now, staff)
-        return staff
+        return load_staff(session, platform, user_id)
 
     def process(self, call: Call, next: Next) -> Reply:
         assert call.session is not None

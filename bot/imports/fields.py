@@ -304,3 +304,44 @@ def choice(options: dict[str, str]) -> Parser:
         return found
 
     return parse
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
+_WECOM_USERID = re.compile(r"[a-z0-9_.@-]{1,64}")
+
+
+def email() -> Parser:
+    """A work e-mail, lower-cased (Slack's users.lookupByEmail matches case-insensitively)."""
+
+    def parse(cell: Any) -> str:
+        value = unicodedata.normalize("NFKC", _as_text(cell)).strip().lower()
+        if len(value) > 254 or _EMAIL.fullmatch(value) is None:
+            raise FieldError("邮箱格式不正确，例：wangfang@bank.example")
+        return value
+
+    return parse
+
+
+def slack_user_id() -> Parser:
+    """A Slack member id (U… or W…, Profile → ⋮ → Copy member ID)."""
+
+    def parse(cell: Any) -> str:
+        value = unicodedata.normalize("NFKC", _as_text(cell)).strip().upper()
+        if _SLACK_USER.fullmatch(value) is None:
+            raise FieldError("Slack 成员 ID 应以 U 或 W 开头，例：U04ABCDEF")
+        return value
+
+    return parse
+
+
+def wecom_userid() -> Parser:
+    """A WeCom userid (通讯录 → 账号): case-insensitive, so kept lowercase as links are."""
+
+    def parse(cell: Any) -> str:
+        value = unicodedata.normalize("NFKC", _as_text(cell)).strip().lower()
+        if _WECOM_USERID.fullmatch(value) is None:
+            raise FieldError("企业微信账号只能包含字母、数字和 _ . @ -，最长 64 位")
+        return value
+
+    return parse

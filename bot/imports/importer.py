@@ -61,8 +61,11 @@ def import_file(
     progress: Progress | None = None,
     dry_run: bool = False,
     fast: bool = True,
+    wecom_userid_from_staff_id: bool | None = None,
 ) -> ImportResult:
-    """Raises FileProblem (nothing imported) for a whole-file problem; row problems are in the result."""
+    """Raises FileProblem (nothing imported) for a whole-file problem; row problems are in the result.
+    A staff file links the chat accounts it names (`wecom_userid_from_staff_id`: None reads the
+    WECOM_USERID_FROM_STAFF_ID setting)."""
     started = time.perf_counter()
     opened: list[Table] = []
 
@@ -77,7 +80,8 @@ def import_file(
         ctx = Context(frozenset(row.name for row in (policy or default_policy()).tiers.ladder))
         try:
             with engine.begin() as conn:
-                _run(conn, kind, table, reopen, positions, ctx, result, data_date, report, progress, fast)
+                _run(conn, kind, table, reopen, positions, ctx, result, data_date, report, progress, fast,
+                     wecom_userid_from_staff_id)
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -91,7 +95,7 @@ def import_file(
 
 def _run(conn: Connection, kind: Kind, table: Table, reopen: Callable[[], Table], positions: list[int | None],
          ctx: Context, result: ImportResult, data_date: date | None, report: ErrorReport | None,
-         progress: Progress | None, fast: bool) -> None:
+         progress: Progress | None, fast: bool, wecom_userid_from_staff_id: bool | None = None) -> None:
     pg = conn.dialect.name == "postgresql"
     if not pg:  # take the write lock now: a later upgrade from a read snapshot could fail mid-import
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
@@ -137,7 +141,20 @@ def _run(conn: Connection, kind: Kind, table: Table, reopen: Callable[[], Table]
             result.errors.append(error)
         if report is not None:
             report.add(error)
+    if kind.name == "staff":
+        _link_staff(conn, result, wecom_userid_from_staff_id)
     stage.drop()
+
+
+def _link_staff(conn: Connection, result: ImportResult, from_staff_id: bool | None) -> None:
+    from bot.imports.identities import link_staged
+
+    if from_staff_id is None:
+        from bot.config import get_settings
+
+        from_staff_id = get_settings().wecom_userid_from_staff_id
+    summary = link_staged(conn, from_staff_id)
+    result.links, result.link_problems = summary.linked, summary.problems
 
 
 def _staged(stage: Stage, kind: Kind, table: Table, positions: list[int | None], ctx: Context, pg: bool,

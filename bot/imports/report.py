@@ -81,6 +81,10 @@ class ImportResult:
     fast_rows: int = 0
     """Rows validated and converted in SQL by the canonical fast path (fastpath.py); the rest of
     `rows` went through the Python parsers."""
+    links: int = 0
+    """Chat accounts a staff file linked (bot/imports/identities.py), each audited."""
+    link_problems: list[str] = field(default_factory=list)
+    """Accounts that could not be linked (e.g. a WeCom id linked to someone else in another case)."""
 
     @property
     def accepted(self) -> int:
@@ -100,4 +104,7 @@ class ImportResult:
                 f"未变 {self.unchanged}，错误 {self.rejected} 行")
         if self.data_date:
             text += f"；数据日期 {self.data_date}"
-        return text + f"；用时 {self.seconds:.1f} 秒（{self.rate:,.0f} 行/秒）"
+        if self.links or self.link_problems:
+            text += f"；关联聊天账号 {self.links} 个（已审计）"
+        text += f"；用时 {self.seconds:.1f} 秒（{self.rate:,.0f} 行/秒）"
+        return text + "".join(f"\n  未能关联 not linked: {p}" for p in self.link_problems[:10])

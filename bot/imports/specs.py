@@ -271,11 +271,19 @@ STAFF = Kind(
         org_col("org_id", "所属机构", "org_id", "机构号", "所属机构号", doc="must exist"),
         Column("active", "在职", "active", f.boolean(), False, True, ("是否在职", "状态", "有效"), "bool", "是",
                "是/否, true/false, 1/0, 在职/离职; default 是", _bool),
+        Column("email", "邮箱", "email", f.email(), aliases=("电子邮箱", "工作邮箱", "e-mail", "mail"),
+               example="wangfang@bank.example", doc="optional; `rmbot staff sync slack` links by it"),
+        Column("slack_user_id", "Slack成员ID", "slack_user_id", f.slack_user_id(), aliases=("slack_id", "slack"),
+               example="U04ABCDEF", doc="optional; linked on import (audited), as `rmbot staff link slack`"),
+        Column("wecom_userid", "企业微信账号", "wecom_userid", f.wecom_userid(),
+               aliases=("企业微信userid", "wecom_id", "userid"), example="wangfang",
+               doc="optional; linked on import (audited); empty with WECOM_USERID_FROM_STAFF_ID=true: the 员工号"),
     ),
     key=("id",),
     refs=(Ref("org_id", "org", "所属机构不存在"),),
     prefixes=("staff", "员工"),
-    doc="Staff and their org. 离职 staff stay (their customers' history refers to them) with active = 否.",
+    doc="Staff and their org. 离职 staff stay (their customers' history refers to them) with active = 否; "
+        "they lose access at their next message. The chat account columns are linked on import.",
 )
 
 CUSTOMERS = Kind(

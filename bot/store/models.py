@@ -58,6 +58,13 @@ class Staff(SQLModel, table=True):
     role: str = Field(max_length=24)
     org_id: str = Field(foreign_key="org.id", index=True, max_length=16)
     active: bool = True
+    email: str | None = Field(default=None, max_length=254)
+    """Work e-mail from the staff extract: `rmbot staff sync slack` finds the Slack account by it."""
+    slack_user_id: str | None = Field(default=None, max_length=64)
+    wecom_userid: str | None = Field(default=None, max_length=64)
+    """The chat accounts the staff extract names. The import links them (chat_identity, audited),
+    which is what access is decided by; these columns only keep what the extract said, so an
+    export round-trips."""
 
 
 class ChatIdentity(SQLModel, table=True):

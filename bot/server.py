@@ -24,6 +24,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
@@ -208,6 +209,9 @@ def absorbed_stop_signals() -> Iterator[list[int]]:
     process with 143: inside this block that signal is only recorded, so the caller finishes
     its own shutdown (scheduler, Socket Mode) and exits 0. Yields the signals received."""
     received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield received
+        return
     previous = {sig: signal.signal(sig, lambda s, _f: received.append(s)) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield received

@@ -303,3 +303,27 @@ def test_concurrent_writers_never_fork_the_chain(db: Engine) -> None:
     report = verify_chain(db, KEYRING)
     assert report.ok, report.problems
     assert report.rows == report.head_seq == ROWS + 4 * 12
+
+
+def test_any_stored_values_verify(db: Engine) -> None:
+    """The MAC computed before the INSERT is the one recomputed from what each store gives back:
+    any text (CJK, emoji, quotes, newlines, long lists), NULLs, any time zone and microsecond."""
+    from datetime import datetime, timezone
+
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    text_ = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=16)
+    moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1),
+                           timezones=st.sampled_from([timezone.utc, DEMO_NOW.tzinfo]))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(at=moments, staff=st.none() | text_, target=st.none() | text_, detail=st.none() | st.text(max_size=2000))
+    def check(at: datetime, staff: str | None, target: str | None, detail: str | None) -> None:
+        with Session(db, info={KEYRING_INFO: KEYRING}) as s:
+            s.add(AuditLog(at=at, staff_id=staff, platform="slack", user_ref=target or "-", channel_kind="group",
+                           channel_id=staff, action="tier", target=target, outcome="allowed", detail=detail))
+            s.commit()
+
+    check()
+    report = verify_chain(db, KEYRING)
+    assert report.ok, report.problems

@@ -173,6 +173,23 @@ def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送�
         out.print(f"  {key} {st} attempts={attempts}: {redact(error or '')}", markup=False)
 
 
+@push_app.command("purge")
+def purge(
+    days: Annotated[Optional[int], typer.Option(min=1, help="保留天数（默认 RMBOT_OUTBOX_RETENTION_DAYS，90）")] = None,
+) -> None:
+    """Drop the charts of delivered pushes, delete delivered rows older than the retention.
+    Unsent and dead rows are kept; run daily by `rmbot scheduler` too."""
+    from bot.store.retention import purge as purge_outbox
+
+    engine = _engine()
+    keep = days or get_settings().outbox_retention_days
+    result = purge_outbox(engine, clock.now(), keep)
+    out.print(f"已删除 deleted {result.deleted} 条 {keep} 天前已发送的消息（{result.cutoff:%Y-%m-%d %H:%M} 之前）；"
+              f"清理图表 slimmed {result.slimmed} 条，释放约 {result.bytes_freed / 1024:.0f} KB。"
+              f" Deleted {result.deleted} sent row(s) older than {keep} days, dropped the charts of"
+              f" {result.slimmed} sent row(s).", markup=False)
+
+
 MISSED_DAYS = 7
 
 

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     暂时不可用. A failed command writes its audit rows once more, so a command waits twice this."""
     shutdown_timeout: float = Field(default=20.0, gt=0, alias="RMBOT_SHUTDOWN_TIMEOUT")
     """On SIGTERM: seconds to finish what was accepted before exiting."""
+    outbox_retention_days: int = Field(default=90, ge=1, alias="RMBOT_OUTBOX_RETENTION_DAYS")
+    """Sent outbox rows are deleted after this many days (`rmbot push purge`, daily from the
+    scheduler); a push day older than this can no longer be built (bot/store/retention.py)."""
 
     def db_timeouts(self, interactive: bool) -> "DbTimeouts":
         from bot.store.db import DbTimeouts

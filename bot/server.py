@@ -80,7 +80,7 @@ def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str], deduper:
         if platform == "slack":
             from bot.adapters.slack import routes as slack_routes
 
-            routes += slack_routes(bot, settings, deduper=deduper)
+            routes += slack_routes(bot, settings, deduper=deduper, inbox=inbox)
         elif platform == "wecom":
             from bot.adapters.wecom.callback import WeComAdapter
 

@@ -70,6 +70,7 @@ class InboxService:
         self._delivery: DeliveryWorker | None = None
         self._deliver_now = threading.Event()
         self._finished = 0
+        self._start_lock = threading.Lock()
 
     def register(self, platform: str, handler: Handler, senders: Mapping[str, Sender]) -> None:
         """`platform`'s accepted rows go to `handler`; its replies' outbox platforms to `senders`."""
@@ -85,6 +86,8 @@ class InboxService:
         new = inbox.accept(self.engine, key or f"nokey:{uuid.uuid4().hex}", platform, user_id, payload,
                            clock.now(), rid)
         if new is not None:
+            if not self._threads:  # an app served without its lifespan (tests): start on first use
+                self.start()
             self._notify()
         return new is not None
 
@@ -96,8 +99,11 @@ class InboxService:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._threads:
-            return
+        with self._start_lock:
+            if not self._threads:
+                self._start()
+
+    def _start(self) -> None:
         self._stop.clear()
         inbox.expire_dead_holders(self.engine, clock.now())
         self._delivery = DeliveryWorker(self.engine, self.senders, worker_id=self.worker_id,
@@ -204,7 +210,7 @@ class InboxService:
                 with self._held_lock:
                     rows = list(self._held.values())
                 inbox.renew(self.engine, rows, clock.now(), self.lease)
-                if time.monotonic() - last_expire >= 10.0:
+                if time.monotonic() - last_expire >= 2.0:
                     if inbox.expire_dead_holders(self.engine, clock.now()):
                         self._notify()
                     last_expire = time.monotonic()

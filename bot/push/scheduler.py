@@ -68,10 +68,29 @@ def build_scheduler(service: PushService, worker: DeliveryWorker, times: dict[st
     # Retries and anything a crashed replica left behind: at start, then every few seconds.
     sched.add_job(worker.drain, "interval", seconds=deliver_every_seconds, id="push-deliver", replace_existing=True,
                   next_run_time=datetime.now(clock.SHANGHAI))
+    # Retention: charts of delivered rows dropped, delivered rows past the retention deleted.
+    sched.add_job(purge_job, CronTrigger(hour=PURGE_AT[0], minute=PURGE_AT[1], timezone=clock.SHANGHAI),
+                  args=[service], id="push-purge", replace_existing=True)
     # A push time that passed while no scheduler ran: built now, once.
     sched.add_job(catch_up_job, args=[service, worker, times], id="push-catchup", replace_existing=True,
                   next_run_time=datetime.now(clock.SHANGHAI))
     return sched
+
+
+PURGE_AT = (3, 15)
+"""Asia/Shanghai: after the night's imports, long before the first push."""
+
+
+def purge_job(service: PushService) -> None:
+    """The daily `rmbot push purge`; never raises. Idempotent, so every replica may run it."""
+    from bot.store.retention import purge
+
+    try:
+        result = purge(service.engine, clock.now(), service.retention_days)
+        log.info("outbox purge: %d sent rows older than %d days deleted, charts of %d rows dropped",
+                 result.deleted, service.retention_days, result.slimmed)
+    except Exception:  # noqa: BLE001
+        log.exception("outbox purge failed; run `rmbot push purge` by hand")
 
 
 def catch_up_job(service: PushService, worker: DeliveryWorker, times: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from bot.exports.audit import customer_list
 from bot.push import messages as msg
 from bot.push.kinds import KIND_ZH, WEEKLY
 from bot.store import outbox
+from bot.store.retention import within_retention
 from bot.store.customers import latest_data_date
 from bot.core.reply import Reply, Section
 from bot.store.actors import Actor, audit_entry, os_user
@@ -67,8 +68,11 @@ Renderer = Callable[[Reply], str | None]
 
 class PushService:
     def __init__(self, engine: Engine, policy: Policy, calendar: HolidayCalendar,
-                 renderers: Mapping[str, Renderer] | None = None) -> None:
+                 renderers: Mapping[str, Renderer] | None = None, retention_days: int = 90) -> None:
         self.engine = engine
+        self.retention_days = retention_days
+        """Sent rows older than this are purged with their keys: such a day is never built again
+        (bot/store/retention.py), or its messages would be sent a second time."""
         self.policy = policy
         self.calendar = calendar
         self.renderers = dict(renderers or {})
@@ -84,6 +88,10 @@ class PushService:
             result.skipped = f"非推送日：{why}"
             return result
         now = now or clock.now()
+        if not dry_run and not within_retention(day, now.date(), self.retention_days):
+            result.skipped = (f"超过保留期（{self.retention_days} 天）：该日的发送记录可能已清理，不再生成以免重复推送。"
+                              f" Older than the outbox retention: not built, it could be sent twice.")
+            return result
         with Session(self.engine) as session:
             data_date = latest_data_date(session)
             if data_date is None:

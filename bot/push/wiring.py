@@ -23,12 +23,27 @@ def configured_senders(settings: Settings, engine: Engine | None = None) -> dict
         from bot.adapters.slack.push import SlackSender
 
         senders["slack"] = SlackSender.from_settings(settings, engine)
+        senders["slack_post"] = _slack_replies(settings, engine)
     if "wecom" in platforms:
-        from bot.adapters.wecom.push import WeComAppChatSender, WeComRobotSender
+        from bot.adapters.wecom.push import WeComAppChatSender, WeComMemberSender, WeComRobotSender
 
         senders["wecom_appchat"] = WeComAppChatSender.from_settings(settings)
         senders["wecom_robot"] = WeComRobotSender.from_settings(settings)
+        # chat replies the inbox queued (normally sent by `rmbot serve` itself): any worker may
+        # finish what a stopped server left, never fail them for want of a sender
+        member = WeComAppChatSender.from_settings(settings)
+        senders["wecom_member"] = WeComMemberSender(member.client, member.templates_dir)
     return senders
+
+
+def _slack_replies(settings: Settings, engine: Engine | None) -> Sender:
+    """Chat replies the inbox queued for Slack (normally sent by `rmbot serve` itself)."""
+    from bot.adapters.slack.client import make_client
+    from bot.adapters.slack.delivery import Delivery
+    from bot.adapters.slack.replies import SlackPostSender
+
+    templates = str(settings.templates_dir) if settings.templates_dir else None
+    return SlackPostSender(Delivery(make_client(settings), engine, templates))
 
 
 def configured_renderers(settings: Settings, engine: Engine) -> dict[str, Renderer]:
@@ -44,7 +59,8 @@ def configured_renderers(settings: Settings, engine: Engine) -> dict[str, Render
 
 
 def push_service(engine: Engine, policy: Policy, settings: Settings) -> PushService:
-    return PushService(engine, policy, load_calendar(settings.holidays_file), configured_renderers(settings, engine))
+    return PushService(engine, policy, load_calendar(settings.holidays_file), configured_renderers(settings, engine),
+                       retention_days=settings.outbox_retention_days)
 
 
 def delivery_worker(engine: Engine, settings: Settings) -> DeliveryWorker:

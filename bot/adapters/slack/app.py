@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from slack_bolt import App
@@ -16,6 +17,9 @@ from bot.adapters.slack.workspace import WorkspaceGuard
 from bot.config import Settings
 from bot.core.app import Rmbot
 from bot.render.blockkit import ACTION_PREFIX
+
+if TYPE_CHECKING:
+    from bot.core.inbox import InboxService
 
 SLASH_COMMANDS = ("tier", "size", "help", "whoami", "maturing", "churn", "campaign", "lint", "summary", "approve", "reject")
 """Registered in slack_manifest.yaml; any other slash command still reaches the core, which
@@ -39,6 +43,7 @@ def build_app(
     executor: Executor | None = None,
     core: Executor | None = None,
     answer_within: float = ANSWER_WITHIN_S,
+    inbox: "InboxService | None" = None,
 ) -> App:
     """`executor` runs lazy listeners and follow-up messages, `core` slash commands whose ack
     waits for them (up to `answer_within` seconds)."""
@@ -59,12 +64,16 @@ def build_app(
     )
     # Before the dedupe: a foreign team's event must not take an event id.
     app.use(WorkspaceGuard(settings.slack_team_ids(), client))
-    app.use(DedupeMiddleware(deduper or MemoryDeduper()))
+    app.use(DedupeMiddleware(deduper or MemoryDeduper(), inbox))
 
     templates = str(settings.templates_dir) if settings.templates_dir else None
     h = SlackHandlers(bot, Delivery(client, bot.engine, templates), followups=executor,
                       core=core or ThreadPoolExecutor(CORE_WORKERS, thread_name_prefix="rmbot-core"),
                       answer_within=answer_within)
+    if inbox is not None:  # DMs and @-mentions: stored before the ack, answered from the inbox
+        from bot.adapters.slack.replies import SlackPostSender, inbox_handler
+
+        inbox.register("slack", inbox_handler(h, bot.engine), {"slack_post": SlackPostSender(h.delivery)})
     app.command(re.compile(r"^/"))(h.command)
     app.event({"type": "message", "subtype": None})(ack=h.ack_event, lazy=[h.run_message])
     app.event("app_mention")(ack=h.ack_event, lazy=[h.run_mention])

@@ -8,14 +8,19 @@ in-process by default, the database-backed one when several bot processes serve 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.core.dedupe import Deduper, MemoryDeduper  # noqa: F401  (MemoryDeduper re-exported)
+
+if TYPE_CHECKING:
+    from bot.core.inbox import InboxService
 
 log = logging.getLogger("rmbot.slack")
 
@@ -31,12 +36,23 @@ def event_key(body: dict) -> str | None:
 class DedupeMiddleware(Middleware):
     """Runs after Bolt's signature check, so forged requests cannot burn event ids."""
 
-    def __init__(self, store: Deduper) -> None:
+    def __init__(self, store: Deduper, inbox: "InboxService | None" = None) -> None:
+        """With `inbox`, an event the bot answers is stored (its event id the row's key) and
+        acknowledged here; the inbox's workers answer it (bot/adapters/slack/replies.py)."""
         self.store = store
+        self.inbox = inbox
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
                 next: Callable[[], BoltResponse]) -> BoltResponse | None:
         key = event_key(req.body)
+        if key is not None and self.inbox is not None:
+            from bot.adapters.slack.handlers import SlackHandlers
+
+            event = req.body.get("event")
+            if SlackHandlers.answers(event) is not None:
+                if not self.inbox.accept(key, "slack", event["user"], json.dumps(req.body, ensure_ascii=False)):
+                    log.info("duplicate delivery of %s acknowledged, already accepted", key)
+                return BoltResponse(status=200, body="")
         if key is not None and not self.store.first_seen(key):
             retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
             log.info("duplicate delivery of %s (retry %s) acknowledged, not processed", key, retry)

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
@@ -27,6 +28,9 @@ from bot.adapters.slack.shapes import shape_problem
 from bot.config import Settings
 from bot.core.app import Rmbot
 from bot.core.dedupe import Deduper, MemoryDeduper
+
+if TYPE_CHECKING:
+    from bot.core.inbox import InboxService
 
 log = logging.getLogger("rmbot.slack")
 
@@ -118,12 +122,13 @@ async def _read_limited(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def routes(bot: Rmbot, settings: Settings, app: App | None = None, deduper: Deduper | None = None) -> list[Route]:
+def routes(bot: Rmbot, settings: Settings, app: App | None = None, deduper: Deduper | None = None,
+           inbox: "InboxService | None" = None) -> list[Route]:
     """Mounted by bot.server. Without a signing secret there is no HTTP mode (Socket Mode only).
     `deduper` (events and replayed signatures) is shared by every replica when store-backed."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     if not secret:
         log.info("SLACK_SIGNING_SECRET not set: Slack HTTP endpoint not mounted (use Socket Mode)")
         return []
-    endpoint = SlackEndpoint(app or build_app(bot, settings, deduper=deduper), secret, seen=deduper)
+    endpoint = SlackEndpoint(app or build_app(bot, settings, deduper=deduper, inbox=inbox), secret, seen=deduper)
     return [Route(PATH, endpoint.handle, methods=["POST"], name="slack_events")]

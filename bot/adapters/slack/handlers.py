@@ -77,6 +77,15 @@ class Answer:
         return len(self.payloads) > 1 or bool(self.reply.images)
 
 
+@dataclass(frozen=True)
+class EventReply:
+    reply: Reply
+    channel: str
+    kind: ChannelKind
+    thread_ts: str | None
+    channel_type: str | None
+
+
 def command_request(body: dict[str, Any]) -> Request:
     """The neutral request of a slash command whose required fields are present."""
     return Request(
@@ -170,28 +179,41 @@ class SlackHandlers:
         """Events are acknowledged by Bolt itself; there is nothing to say in the ack."""
 
     def run_message(self, event: dict[str, Any]) -> None:
-        if event.get("bot_id") or missing(event, "user", "channel"):
-            return  # not a person's plain message: edits, joins, other bots
-        kind = channel_kind(event["channel"], event.get("channel_type"))
-        if kind != "dm":
-            return  # in channels the bot answers @-mentions only (app_mention)
-        self._answer(event, kind, thread_ts=event.get("thread_ts"))
+        self._post(self.event_reply(event))
 
     def run_mention(self, event: dict[str, Any]) -> None:
-        if event.get("bot_id") or missing(event, "user", "channel"):
-            return
-        kind = channel_kind(event["channel"], event.get("channel_type"))
-        if kind == "dm":
-            return  # the same text arrives as message.im and is answered there
-        self._answer(event, kind, thread_ts=event.get("thread_ts") or event.get("ts"))
+        self._post(self.event_reply(event))
 
-    def _answer(self, event: dict[str, Any], kind: ChannelKind, thread_ts: str | None) -> None:
+    def _post(self, answer: "EventReply | None") -> None:
+        if answer is not None:
+            _guarded("reply", lambda: self.delivery.post(answer.channel, answer.reply, produced_for=answer.kind,
+                                                         thread_ts=answer.thread_ts,
+                                                         channel_type=answer.channel_type))
+
+    @staticmethod
+    def answers(event: dict[str, Any]) -> tuple[ChannelKind, str | None] | None:
+        """(channel kind, thread) if this event is one the bot answers: a person's plain DM, or an
+        @-mention in a channel (a DM's mention also arrives as message.im and is answered there)."""
+        if not isinstance(event, dict) or event.get("bot_id") or missing(event, "user", "channel"):
+            return None  # not a person's plain message: edits, joins, other bots
+        if event.get("type") == "message" and event.get("subtype") is None:
+            kind = channel_kind(event["channel"], event.get("channel_type"))
+            return (kind, event.get("thread_ts")) if kind == "dm" else None  # channels: @-mentions only
+        if event.get("type") == "app_mention":
+            kind = channel_kind(event["channel"], event.get("channel_type"))
+            return None if kind == "dm" else (kind, event.get("thread_ts") or event.get("ts"))
+        return None
+
+    def event_reply(self, event: dict[str, Any]) -> "EventReply | None":
+        """The core's answer to an event the bot answers, and where it goes (None: not answered)."""
+        where = self.answers(event)
+        if where is None:
+            return None
+        kind, thread_ts = where
         text = event["text"] if isinstance(event.get("text"), str) else ""
         request = Request(text=text, platform="slack", user_id=event["user"], channel_kind=kind,
                           channel_id=event["channel"])
-        reply = self.bot.handle(request)
-        _guarded("reply", lambda: self.delivery.post(event["channel"], reply, produced_for=kind,
-                                                     thread_ts=thread_ts, channel_type=event.get("channel_type")))
+        return EventReply(self.bot.handle(request), event["channel"], kind, thread_ts, event.get("channel_type"))
 
     # -- buttons -------------------------------------------------------------------------
     def ack_action(self, ack: Ack) -> None:

@@ -35,10 +35,12 @@ class Finding:
 
 
 def check_file(target: str) -> tuple[bool, str]:
-    path = Path(target)
+    """The file sender creates missing directories: the nearest existing one must be writable."""
+    path = Path(target).absolute()
     if path.is_dir() and os.access(path, os.W_OK):
         return True, "目录可写 directory is writable"
-    if not path.exists() and path.parent.is_dir() and os.access(path.parent, os.W_OK):
+    existing = next((p for p in path.parents if p.exists()), None)
+    if not path.exists() and existing is not None and existing.is_dir() and os.access(existing, os.W_OK):
         return True, "目录将在首次推送时创建 directory will be created on the first push"
     return False, f"目录不可写：{target}。Directory {target} is not writable."
 

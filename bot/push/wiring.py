@@ -23,7 +23,7 @@ def configured_senders(settings: Settings, engine: Engine | None = None) -> dict
         from bot.adapters.slack.push import SlackSender
 
         senders["slack"] = SlackSender.from_settings(settings, engine)
-        senders["slack_post"] = _slack_replies(settings, engine)
+        senders.update(_slack_replies(settings, engine))
     if "wecom" in platforms:
         from bot.adapters.wecom.push import WeComAppChatSender, WeComMemberSender, WeComRobotSender
 
@@ -36,14 +36,15 @@ def configured_senders(settings: Settings, engine: Engine | None = None) -> dict
     return senders
 
 
-def _slack_replies(settings: Settings, engine: Engine | None) -> Sender:
+def _slack_replies(settings: Settings, engine: Engine | None) -> dict[str, Sender]:
     """Chat replies the inbox queued for Slack (normally sent by `rmbot serve` itself)."""
     from bot.adapters.slack.client import make_client
     from bot.adapters.slack.delivery import Delivery
-    from bot.adapters.slack.replies import SlackPostSender
+    from bot.adapters.slack.replies import SlackPostSender, SlackRespondSender
 
     templates = str(settings.templates_dir) if settings.templates_dir else None
-    return SlackPostSender(Delivery(make_client(settings), engine, templates))
+    delivery = Delivery(make_client(settings), engine, templates)
+    return {"slack_post": SlackPostSender(delivery), "slack_respond": SlackRespondSender(delivery)}
 
 
 def configured_renderers(settings: Settings, engine: Engine) -> dict[str, Renderer]:

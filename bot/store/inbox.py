@@ -97,7 +97,7 @@ def finish(engine: Engine, row: Claimed, replies: Sequence[NewMessage], now: dat
     if the row is no longer ours (its lease ran out and another worker took it)."""
     with engine.begin() as conn:
         moved = conn.execute(update(InboxRow).where(_mine([row])).values(
-            state="done", finished_at=now, lease_until=None)).rowcount
+            state="done", finished_at=now, lease_until=None, payload="")).rowcount  # answered: the text goes
         if moved != 1:
             conn.rollback()
             return False

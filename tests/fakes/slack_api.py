@@ -93,6 +93,8 @@ class FakeSlackAPI:
         self._outside: set[str] = set()
         self._users: dict[str, str] = {}
         self._dropped_scopes: set[str] = set()
+        self.delay = 0.0
+        """Seconds every API call takes before it is answered (replies in flight at a kill)."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -104,6 +106,8 @@ class FakeSlackAPI:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length) if length else b""
+                if fake.delay:
+                    time.sleep(fake.delay)
                 if self.path.startswith("/upload/"):  # files_upload_v2 step 2: raw bytes
                     status, body, headers = fake._upload(self.path, data, dict(self.headers.items()))
                 else:
@@ -202,6 +206,7 @@ class FakeSlackAPI:
             self._users.clear()
             self._dropped_scopes.clear()
             self._clock = None
+            self.delay = 0.0
             self._last_us = 0
 
     def calls(self, method: str | None = None, *, ok_only: bool = True,

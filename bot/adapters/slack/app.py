@@ -71,9 +71,11 @@ def build_app(
                       core=core or ThreadPoolExecutor(CORE_WORKERS, thread_name_prefix="rmbot-core"),
                       answer_within=answer_within)
     if inbox is not None:  # DMs and @-mentions: stored before the ack, answered from the inbox
-        from bot.adapters.slack.replies import SlackPostSender, inbox_handler
+        from bot.adapters.slack.replies import SlackPostSender, SlackRespondSender, inbox_handler
 
-        inbox.register("slack", inbox_handler(h, bot.engine), {"slack_post": SlackPostSender(h.delivery)})
+        h.inbox = inbox
+        inbox.register("slack", inbox_handler(h, bot.engine), {"slack_post": SlackPostSender(h.delivery),
+                                                               "slack_respond": SlackRespondSender(h.delivery)})
     app.command(re.compile(r"^/"))(h.command)
     app.event({"type": "message", "subtype": None})(ack=h.ack_event, lazy=[h.run_message])
     app.event("app_mention")(ack=h.ack_event, lazy=[h.run_mention])

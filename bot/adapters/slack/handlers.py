@@ -11,13 +11,15 @@ serving the next request.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk.errors import SlackApiError
@@ -28,6 +30,9 @@ from bot.core.app import Rmbot
 from bot.core.reply import Reply
 from bot.core.request import ActionRequest, ChannelKind, Request
 from bot.render.blockkit import ACTION_PREFIX, RenderError, mark_item_done
+
+if TYPE_CHECKING:
+    from bot.core.inbox import InboxService
 
 log = logging.getLogger("rmbot.slack")
 
@@ -107,6 +112,11 @@ class SlackHandlers:
         self.core = core
         self.followups = followups
         self.answer_within = answer_within
+        self.inbox: "InboxService | None" = None
+        """Set by build_app: a slow command's answer is then queued in the inbox before its ack."""
+        self._slow: dict[str, Future[Answer]] = {}
+        """Slow commands of this process still computing, by inbox key: the inbox's handler
+        waits for the running one instead of computing it again."""
 
     # -- slash commands ----------------------------------------------------------------
     def command(self, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -127,12 +137,29 @@ class SlackHandlers:
         try:
             answer = future.result(timeout=self._time_left(context))
         except TimeoutError:
+            if self.inbox is not None:  # stored before the ack: a stop or crash cannot lose it
+                key = f"cmd:{body.get('trigger_id') or uuid.uuid4().hex}"
+                self._slow[key] = future
+                self.inbox.accept(key, "slack", body["user_id"], json.dumps({"slash": body}, ensure_ascii=False))
+                ack()
+                return
             ack()  # Slack hears from us in time; the answer follows via response_url
             future.add_done_callback(lambda done: self._later(done, body))
             return
         ack({"response_type": "ephemeral", **answer.payloads[0]})
         if answer.has_more:
             self.followups.submit(self._rest, answer, body, context.get(ACK_SENT))
+
+    def slow_answer(self, key: str, body: dict[str, Any]) -> Answer:
+        """The inbox's answer to a stored slow command: the computation this process started,
+        or (after a restart, on another replica) a new one."""
+        future = self._slow.pop(key, None)
+        if future is not None:
+            try:
+                return future.result()
+            except Exception:  # noqa: BLE001  (answer() catches; a cancelled future lands here)
+                log.exception("slow command %s failed", body.get("command"))
+        return self.answer(command_request(body))
 
     def _time_left(self, context: BoltContext) -> float:
         received = context.get(RECEIVED_AT)

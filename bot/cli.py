@@ -281,6 +281,9 @@ def serve(
     SIGTERM stops gracefully within RMBOT_SHUTDOWN_TIMEOUT and exits 0."""
     import threading
 
+    from bot.metrics import prepare_multiprocess
+
+    prepare_multiprocess()  # before any sample: this run's workers share one samples directory
     from bot.core.app import Rmbot
     from bot.server import PLATFORMS_ENV, build_app, run, serving_engine
     from bot.startup import check, mentioned

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -71,7 +71,8 @@ def build_app(bot: Rmbot, settings: Settings, platforms: Sequence[str], deduper:
     retried event or callback landing on another replica is still processed once."""
     from bot.core.inbox import InboxService
 
-    routes: list[BaseRoute] = [Route("/healthz", _health, methods=["GET"]), Route("/readyz", _ready, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/healthz", _health, methods=["GET"]), Route("/readyz", _ready, methods=["GET"]),
+                               Route("/metrics", _metrics, methods=["GET"])]
     inbox = InboxService(bot.engine)
     """Accepted messages are stored before they are acknowledged and answered by its workers."""
     drains: list[Callable[[float], object]] = []
@@ -121,6 +122,15 @@ async def _ready(request: Request) -> JSONResponse:
     reasons = await run_in_threadpool(readiness_problems, state.engine, state.settings, state.platforms)
     body = {"status": "ok" if not reasons else "unavailable", "platforms": state.platforms, "reasons": reasons}
     return JSONResponse(body, status_code=200 if not reasons else 503)
+
+
+async def _metrics(request: Request) -> Response:
+    """Prometheus text format: every worker process's samples of this serve run, and the
+    outbox/inbox state read from the database at scrape time (bot/metrics.py)."""
+    from bot.metrics import exposition
+
+    body, content_type = await run_in_threadpool(exposition, request.app.state.engine)
+    return Response(body, media_type=content_type)
 
 
 def readiness_problems(engine: Engine, settings: Settings, platforms: Sequence[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Least privilege for customer data (DOMAIN.md §8), in one place.
+"""Least privilege for customer data (docs/DOMAIN.md §8), in one place.
 
 An RM sees their own customers, a branch manager their 支行 (and its 网点), a regional manager
 every branch below their 分行. A refused lookup answers exactly like an unknown customer so
@@ -95,6 +95,10 @@ def fetched_extra(ctx: Context) -> tuple[object, ...]:
 def stage_audit(ctx: Context, *, target: str | None, outcome: str, detail: str | None = None) -> None:
     """Staged on the context; committed with the command, or on its own if the command fails."""
     req = ctx.request
+    if outcome == "denied":  # every refusal of the core is audited here, so counted here (bot/metrics.py)
+        from bot import metrics
+
+        metrics.refusal(req.platform, "role" if (detail or "").startswith("role ") else "scope")
     ctx.audit.append(AuditLog(
         at=ctx.now,
         staff_id=ctx.staff.id,

@@ -8,6 +8,7 @@ role must allow it. Commands themselves hold business logic only.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class Call:
     spec: CommandSpec | None = None
     args: list[str] = field(default_factory=list)
     audit: list[object] = field(default_factory=list)
+    outcome: str = "ok"
+    """How it ended, for the metrics: ok, user_error, denied, unavailable, db_error, internal."""
 
     def context(self) -> Context:
         assert self.session is not None and self.staff is not None
@@ -76,6 +79,31 @@ class Middleware(Protocol):
     def process(self, call: Call, next: Next) -> Reply: ...
 
 
+class Instrument:
+    """The metrics of every command and click (bot/metrics.py): counted by name and outcome and
+    timed here, outermost, so nothing answered by the chain escapes them. Names are the
+    registry's (unknown text is "unknown"), so users cannot mint new series."""
+
+    def process(self, call: Call, next: Next) -> Reply:
+        from bot import metrics
+
+        start = time.perf_counter()
+        try:
+            return next()
+        except BaseException:
+            call.outcome = "internal"
+            raise
+        finally:
+            req = call.request
+            if call.spec is not None:
+                name = call.spec.name
+            elif isinstance(req, ActionRequest):
+                name = f"action:{req.action}" if call.registry.action(req.action) is not None else "action:unknown"
+            else:
+                name = "unknown"
+            metrics.command(name, call.outcome, time.perf_counter() - start)
+
+
 class ErrorBoundary:
     """Nothing escapes as a traceback: users get a short reply, operators get the log."""
 
@@ -83,10 +111,17 @@ class ErrorBoundary:
         try:
             return next()
         except UserError as exc:
+            if call.outcome == "ok":  # "denied" when OpenSession saw an audited refusal
+                call.outcome = "user_error"
             return Reply.error(exc.message, exc.usage)
         except ServiceUnavailable as exc:
+            call.outcome = "unavailable"
             return Reply.error(exc.hint, title="暂不可用")
         except (OperationalError, DBAPIError) as exc:
+            from bot import metrics
+
+            call.outcome = "db_error"
+            metrics.db_error("command")
             # One line: an outage is expected operations, and its chained traceback (three of
             # them per command) buried the console; the traceback is there at DEBUG.
             cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -94,6 +129,7 @@ class ErrorBoundary:
             log.debug("store unavailable", exc_info=True)
             return Reply.error(UNAVAILABLE, title="暂不可用")
         except Exception:
+            call.outcome = "internal"
             ref = uuid.uuid4().hex[:8]
             log.exception("command failed (ref %s)", ref)
             return Reply.error(f"处理时出错，已记录（编号 {ref}），请稍后再试或联系管理员。Internal error, ref {ref}.")
@@ -129,6 +165,8 @@ class OpenSession:
                 return reply
             except BaseException:
                 session.rollback()
+                if any(getattr(entry, "outcome", None) == "denied" for entry in call.audit):
+                    call.outcome = "denied"  # a refusal the command audited (scope), for the metrics
                 write_audit_now(call.engine, call.audit)
                 raise
             finally:
@@ -204,10 +242,11 @@ class Authorize:
             roles, refusal, name = call.spec.roles, call.spec.refusal, f"/{call.spec.name}"
             target = " ".join(call.args)
         if call.staff.role not in roles:
+            call.outcome = "denied"
             stage_audit(call.context(), target=target[:64] or None, outcome="denied",
                         detail=f"role {call.staff.role} may not use {name}")
             raise UserError(refusal or f"您的角色无权使用 {name}。发送 /help 查看可用命令。Not permitted for your role.")
         return next()
 
 
-DEFAULT_CHAIN: tuple[type, ...] = (ErrorBoundary, StoreReady, OpenSession, IdentifyStaff, ParseCommand, Authorize)
+DEFAULT_CHAIN: tuple[type, ...] = (Instrument, ErrorBoundary, StoreReady, OpenSession, IdentifyStaff, ParseCommand, Authorize)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from bot import clock
+from bot import metrics
 from bot.core.reply import Reply
 from bot.push.pacing import AnswerTimes, SendQueue
 from bot.push.senders import PermanentSendError, Sender, TransientSendError
@@ -248,6 +249,7 @@ class DeliveryWorker:
         (True: the row's state is written, so its lease is no longer renewed)."""
         row, outcome, detail, answered_at = attempt
         self._answered.record(row.channel, answered_at)
+        metrics.delivered(row.platform, row.kind, outcome, row.created_at, self.now())
         if outcome in ("sent", "verified"):
             done.append((row, detail))
             backlog[row.channel] = backlog.get(row.channel, 1) - 1

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import metrics
 from bot.adapters.slack.app import build_app
 from bot.adapters.slack.dedupe import event_key
 from bot.adapters.slack.handlers import ACK_SENT, RECEIVED_AT
@@ -61,6 +62,7 @@ class SlackEndpoint:
             return PlainTextResponse("payload too large", status_code=413)
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}
         if not self._authentic(body, headers):
+            metrics.refusal("slack", "signature")
             return PlainTextResponse("invalid request", status_code=401)
         try:
             bolt_request = BoltRequest(body=body.decode("utf-8"), query=str(request.url.query), headers=headers)
@@ -70,6 +72,7 @@ class SlackEndpoint:
         problem = shape_problem(bolt_request.body)
         if problem:
             log.warning("malformed Slack payload: %s", problem)
+            metrics.refusal("slack", "malformed")
             return PlainTextResponse(f"bad request: {problem}", status_code=400)
         ack_sent = threading.Event()
         bolt_request.context[ACK_SENT] = ack_sent
@@ -85,6 +88,7 @@ class SlackEndpoint:
         listeners may wait for the core; neither may block the event loop. None: a replay."""
         if event_key(request.body) is None and not self.seen.first_seen(f"sig:{_signature(request)}"):
             log.warning("replayed Slack request refused")
+            metrics.refusal("slack", "replay")
             return None
         return self.app.dispatch(request)
 

@@ -46,6 +46,9 @@ def refusals() -> dict[str, int]:
 
 
 def _count(reason: str) -> int:
+    from bot import metrics
+
+    metrics.refusal("slack", "team" if reason == "foreign team" else reason.replace(" ", "_"))
     with _counts_lock:
         _counts[reason] += 1
         return sum(_counts.values())

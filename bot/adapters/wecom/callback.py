@@ -215,8 +215,15 @@ class WeComAdapter:
         return b"".join(chunks)
 
     def _refuse(self, request: HttpRequest, exc: Refused | CryptoError) -> Response:
+        from bot import metrics
+        from bot.adapters.wecom.crypto import ReceiveIdError, SignatureError
+
         status = exc.status
         peer = request.client.host if request.client else "?"
+        metrics.refusal("wecom", "signature" if isinstance(exc, SignatureError) else
+                        "replay" if "replay" in exc.reason else
+                        "foreign_app" if isinstance(exc, ReceiveIdError) or "AgentID" in exc.reason else
+                        "decrypt" if isinstance(exc, CryptoError) else "malformed")
         log.warning("WeCom callback refused: %s %s (%s) from %s", status, exc.reason, request.method, peer)
         return PlainTextResponse("", status_code=status)
 

@@ -26,7 +26,7 @@ from rules.policy import default_policy
 
 PUSH_DAY = date(2026, 11, 23)  # the Monday after the bench bank's data date: every list kind is due
 LIST_KINDS = ("maturing", "churn", "downgrade")
-"""The push lists of DOMAIN.md §3/§4 (the weekly manager summary is a report, measured apart)."""
+"""The push lists of docs/DOMAIN.md §3/§4 (the weekly manager summary is a report, measured apart)."""
 
 
 def main(which: str) -> dict[str, object]:

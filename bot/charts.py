@@ -1,4 +1,4 @@
-"""PNG charts for the manager summaries (DOMAIN.md §7): AUM trend, tiers, follow-up by RM.
+"""PNG charts for the manager summaries (docs/DOMAIN.md §7): AUM trend, tiers, follow-up by RM.
 
 Why it is built this way:
 * The Chinese font ships inside a PyPI package the project depends on (`noto-cjk-sans-otc`,

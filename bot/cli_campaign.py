@@ -1,7 +1,7 @@
 """`rmbot lint FILE` and `rmbot campaign export`: the compliance lint on documents, and a campaign's
 audience as CSV for the branch manager who organises it.
 
-The export minimises personal data (个人信息保护法 §6; JR/T 0171-2020; DOMAIN.md §8): a manager
+The export minimises personal data (个人信息保护法 §6; JR/T 0171-2020; docs/DOMAIN.md §8): a manager
 needs to know *who* is invited and *which RM* calls them, not how to reach them or how much they
 hold. So the CSV has the customer number, the masked name, the RM, the org, the held tier and why
 the customer was picked (沉睡客户, 60岁及以上, 生日 12-05 …) — no phone, no ID number, no

@@ -1,4 +1,4 @@
-"""/campaign: draft marketing copy for a customer segment of the caller's branch (DOMAIN.md §6).
+"""/campaign: draft marketing copy for a customer segment of the caller's branch (docs/DOMAIN.md §6).
 
 `/campaign` lists the kinds; `/campaign <类型> [键=值 …]` drafts the group post, the 1:1 message
 and the SMS, lints them and shows who the audience is (counts only); `show`, `list`, `edit` and

@@ -1,4 +1,4 @@
-"""/churn: the caller's customers whose assets are falling (流失预警, DOMAIN.md §3)."""
+"""/churn: the caller's customers whose assets are falling (流失预警, docs/DOMAIN.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/summary [支行|all] [今日|本周|本月|YYYY-MM]: a manager's figures with charts (DOMAIN.md §7).
+"""/summary [支行|all] [今日|本周|本月|YYYY-MM]: a manager's figures with charts (docs/DOMAIN.md §7).
 
 Branch managers see their 支行, regional managers any 支行 below them or all of them, an RM only
 the customers they maintain. Every figure says the date it is true on; the definitions are in

@@ -40,7 +40,7 @@ def next_action(
     last_contact: date | None = None,
     stale_contact_days: int = 180,
 ) -> Reason:
-    """`amounts=False` for group channels: advice must not reveal balances (DOMAIN.md §8).
+    """`amounts=False` for group channels: advice must not reveal balances (docs/DOMAIN.md §8).
 
     `other_bank_fen` is the money that left for other banks (seed 002: "对流向他行的资金进行针对性
     挽留和后续产品跟进"), so a falling customer who moved money away gets that advice, not a

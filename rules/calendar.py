@@ -1,4 +1,4 @@
-"""Chinese working days (DOMAIN.md §9): statutory holidays are off, 调休上班 weekend days are on.
+"""Chinese working days (docs/DOMAIN.md §9): statutory holidays are off, 调休上班 weekend days are on.
 
 The State Council publishes next year's schedule only in November, so the bot must never stop
 for a date it has no data for: such a date is judged by the statutory holidays of

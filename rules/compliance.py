@@ -1,4 +1,4 @@
-"""The marketing-copy lint: every campaign draft is checked before it can be posted (DOMAIN.md §6).
+"""The marketing-copy lint: every campaign draft is checked before it can be posted (docs/DOMAIN.md §6).
 
 RMs paste copy from many places (seed 000's own 网沙 pitch promises "保底收益,无风险"), and a bank
 is liable for what its staff post (银发〔2019〕316号), so the lint is strict on promises and on

@@ -1,4 +1,4 @@
-"""Masking for group channels (DOMAIN.md §8; JR/T 0171-2020: balances and phones are C2 data)."""
+"""Masking for group channels (docs/DOMAIN.md §8; JR/T 0171-2020: balances and phones are C2 data)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def is_org_name(name: str) -> bool:
 
 
 def mask_name(name: str) -> str:
-    """A masked name shows at most the surname (DOMAIN.md §8), whatever the script.
+    """A masked name shows at most the surname (docs/DOMAIN.md §8), whatever the script.
 
     - Han names keep the surname, two characters for a compound surname, one `*` per hidden
       character: 张三 → 张*, 王小明 → 王**, 欧阳娜娜 → 欧阳**; a one-character name → `*`.

@@ -1,4 +1,4 @@
-"""The policy: every threshold of DOMAIN.md as typed data, loaded from `policy.yaml`.
+"""The policy: every threshold of docs/DOMAIN.md as typed data, loaded from `policy.yaml`.
 
 Banks differ (招行's private-banking line is 1000万, ICBC downgrades after 6 months), so no
 number lives in code. `Policy.from_texts` merges a bank's override over the shipped defaults;
@@ -163,9 +163,9 @@ class AdvicePolicy(_Frozen):
 
 
 class MaskingPolicy(_Frozen):
-    """Group-channel masking beyond DOMAIN.md §8's fixed rules (see bot.core.privacy)."""
+    """Group-channel masking beyond docs/DOMAIN.md §8's fixed rules (see bot.core.privacy)."""
 
-    source: str = "DOMAIN.md §8; JR/T 0171-2020 (balances are C2 personal financial information)"
+    source: str = "docs/DOMAIN.md §8; JR/T 0171-2020 (balances are C2 personal financial information)"
     group_min_customers: int = Field(default=3, ge=1)
     """A sum over fewer customers than this is shown as a band in groups: over one or two
     customers it is (or nearly is) one customer's money."""

@@ -39,7 +39,7 @@ class ProductView:
     min_text: str
     term: str
     disclosure: str | None
-    """The wording the product kind requires (DOMAIN.md §6), or None."""
+    """The wording the product kind requires (docs/DOMAIN.md §6), or None."""
 
 
 @dataclass(frozen=True)

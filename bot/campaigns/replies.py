@@ -21,7 +21,7 @@ MAX_RM_ROWS = 20
 
 
 def describe_audience(spec: AudienceSpec, policy: Policy) -> str:
-    """Which rule picked the customers, with its numbers (DOMAIN.md: say which rule fired)."""
+    """Which rule picked the customers, with its numbers (docs/DOMAIN.md: say which rule fired)."""
     if spec.rule == "dormant":
         p = policy.behaviour
         return (f"沉睡客户（金融资产 < {fmt_threshold_wan(yuan_to_fen(p.dormant_max_aum_yuan))}、"

@@ -43,5 +43,5 @@ class Context:
 
     @property
     def masked(self) -> bool:
-        """Group channels get masked customer data (DOMAIN.md §8)."""
+        """Group channels get masked customer data (docs/DOMAIN.md §8)."""
         return self.request.channel_kind == "group"

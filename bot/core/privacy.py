@@ -5,7 +5,7 @@ authorised RM). The core sets it from the request's channel kind (`bot.core.app`
 set it True; every renderer (console text, Slack Block Kit, WeCom markdown and cards) calls
 `resolve` first, so what a platform shows always went through here.
 
-| value            | DM            | group (DOMAIN.md §8)                                        |
+| value            | DM            | group (docs/DOMAIN.md §8)                                        |
 |------------------|---------------|--------------------------------------------------------------|
 | CustomerName     | 苏明          | 苏* (at most the surname, `rules.masking.mask_name`)         |
 | Phone            | 13800001234   | 138****1234                                                  |

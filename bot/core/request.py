@@ -37,7 +37,7 @@ class Request:
     user_id: str
     """The platform's user id (Slack U…, WeCom userid); on the console, the staff id."""
     channel_kind: ChannelKind = "dm"
-    """Group channels get masked customer data (DOMAIN.md §8)."""
+    """Group channels get masked customer data (docs/DOMAIN.md §8)."""
     channel_id: str | None = None
     received_at: datetime = field(default_factory=clock.now)
 

@@ -28,7 +28,7 @@ from bot.core.reply import Field, Reply, Table
 from bot.render.env import jinja_env
 from bot.render.text import render_table
 
-# Slack's documented limits (api.slack.com/reference/block-kit; see /work/shared/PLATFORMS.md).
+# Slack's documented limits (https://api.slack.com/reference/block-kit).
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
 HEADER_TEXT = 150

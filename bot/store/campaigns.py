@@ -1,4 +1,4 @@
-"""Campaign audiences as set-based SQL, and the drafts' persistence (DOMAIN.md §6).
+"""Campaign audiences as set-based SQL, and the drafts' persistence (docs/DOMAIN.md §6).
 
 Each audience rule is one SELECT over the branch's customers; counts are GROUP BYs over the same
 statement, so the numbers in a draft and the rows of its CSV export can never disagree. Rules use

@@ -1,4 +1,4 @@
-"""The push lists as set-based SQL (DOMAIN.md §3, §4): one statement per list, rows streamed.
+"""The push lists as set-based SQL (docs/DOMAIN.md §3, §4): one statement per list, rows streamed.
 
 The same statements run on SQLite and PostgreSQL. Thresholds come from the policy and are
 compared as integers, exactly as `rules/churn.py` does with Decimals, so a customer is on the
@@ -135,7 +135,7 @@ def maturing_rows(session: Session, policy: Policy, start: date, end: date, scop
         .join(Staff, Staff.id == Customer.rm_id)
         .where(Holding.maturity_date.between(start, end), Holding.kind.in_(policy.maturity.kinds))
         # Per RM, what matures on the first day of the window (today) comes first whatever its
-        # amount (rules.maturity.is_urgent); then largest first, as DOMAIN.md §4 asks.
+        # amount (rules.maturity.is_urgent); then largest first, as docs/DOMAIN.md §4 asks.
         .order_by(branch_id, Customer.rm_id, case((Holding.maturity_date <= start, 0), else_=1),
                   Holding.amount_fen.desc(), Holding.id)
     )

@@ -1,7 +1,7 @@
 """The synthetic demo bank: deterministic, realistic in shape, and fast enough for 1M customers.
 
 Retail AUM is long-tailed (most customers under 5万, a few percent at 50万+, private banking
-well under 0.1%: DOMAIN.md §2), histories include churning, recovering, dormant and growing
+well under 0.1%: docs/DOMAIN.md §2), histories include churning, recovering, dormant and growing
 customers, and a fixed set of showcase customers (C0000001…) guarantees every tier and state is
 there to demo and test, whatever the size.
 """

@@ -1,4 +1,4 @@
-"""Manager summary figures (DOMAIN.md §7) as set-based SQL, each with the date it is true on.
+"""Manager summary figures (docs/DOMAIN.md §7) as set-based SQL, each with the date it is true on.
 
 Definitions (the 口径 the reply repeats, so nobody has to guess):
 

@@ -51,7 +51,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_MAX = 10 * 1024 * 1024  # media/upload images
 ROBOT_IMAGE_MAX = 2 * 1024 * 1024  # robot image messages, before base64
 
-# byte limits per msgtype (PLATFORMS.md)
+# byte limits per msgtype (WeCom's 发送应用消息 and 群机器人配置说明 documentation)
 LIMITS = {"text": 2048, "markdown": 2048}
 ROBOT_LIMITS = {"text": 2048, "markdown": 4096, "markdown_v2": 4096}
 

@@ -1,4 +1,4 @@
-"""Chinese working days (DOMAIN.md §9) on the shipped 2025/2026 State Council schedules."""
+"""Chinese working days (docs/DOMAIN.md §9) on the shipped 2025/2026 State Council schedules."""
 
 from __future__ import annotations
 

@@ -185,7 +185,7 @@ def block_actions(*, user: str, channel: str, message: dict[str, Any] | None, bl
 
 
 def assert_valid_payload(payload: dict[str, Any]) -> None:
-    """Every limit of PLATFORMS.md, checked with slack_sdk's own block models."""
+    """Every Block Kit limit Slack documents (api.slack.com/reference/block-kit), checked with slack_sdk's own block models."""
     blocks = payload.get("blocks") or []
     assert 0 < len(blocks) <= blockkit.MAX_BLOCKS
     assert 0 < len(payload.get("text") or "") <= blockkit.FALLBACK_TEXT

@@ -9,8 +9,8 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from tests.slack.support import SlackSim, all_text
 
-# Known answer from Slack's "Verifying requests from Slack" page, as quoted in
-# /work/shared/PLATFORMS.md.
+# Known answer from Slack's "Verifying requests from Slack" page
+# (https://api.slack.com/authentication/verifying-requests-from-slack).
 KA_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 KA_TIMESTAMP = "1531420618"
 KA_BODY = (

@@ -1,4 +1,4 @@
-"""Callback crypto: the official worked example ("加解密方案说明", via PLATFORMS.md), round trips,
+"""Callback crypto: the official worked example (WeCom developer documentation, "加解密方案说明"), round trips,
 and every way a ciphertext can be wrong."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bot.adapters.wecom.crypto import (
     unpad,
 )
 
-# Official worked example (PLATFORMS.md § WeCom)
+# Official worked example (WeCom developer documentation, 加解密方案说明)
 KAT_TOKEN = "QDG6eK"
 KAT_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 KAT_CORP = "wx5823bf96d3bd56c7"

@@ -1,7 +1,7 @@
 """Getting rendered replies to Slack: channel posts, response_url answers, item updates.
 
 Every path goes through `guard()` first: a reply the core produced for a DM may hold unmasked
-customer data (DOMAIN.md §8) and must never land in a group channel, whatever bug or push
+customer data (docs/DOMAIN.md §8) and must never land in a group channel, whatever bug or push
 configuration asks for it.
 """
 

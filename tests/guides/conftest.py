@@ -86,3 +86,19 @@ def wecom_guide(seeded: Path, fake_wecom: FakeWeCom) -> Guide:
     env = base_env(seeded) | {"WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(AGENT_ID), "WECOM_SECRET": SECRET,
                               "WECOM_TOKEN": TOKEN, "WECOM_ENCODING_AES_KEY": AES_KEY, "WECOM_API_URL": fake_wecom.url}
     return Guide("wecom.md", seeded, env)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def slack_guide_any(request: pytest.FixtureRequest, fake_slack: FakeSlackAPI) -> Guide:
+    """The Slack guide on the seeded SQLite file, or on a seeded PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("slack_guide")
+    from bot.testing import PG_URL
+
+    request.getfixturevalue("rmbot_pg")  # seeds the schema
+    schema = request.getfixturevalue("pg_schema")
+    workdir = request.getfixturevalue("tmp_path")
+    env = base_env(workdir / "unused.db") | {
+        "DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}", "SLACK_BOT_TOKEN": "xoxb-guide-test",
+        "SLACK_SIGNING_SECRET": "guide-secret", "SLACK_API_URL": fake_slack.base_url}
+    return Guide("slack.md", workdir / "unused.db", env)

@@ -37,7 +37,9 @@ def test_a_missing_channel_and_a_missing_scope_are_reported(slack_guide: Guide, 
     assert scope.returncode == 1 and "channels:read" in scope.stderr
 
 
-def test_link_sync_and_status(slack_guide: Guide, fake_slack: FakeSlackAPI) -> None:
+def test_link_sync_and_status(slack_guide_any: Guide, fake_slack: FakeSlackAPI) -> None:
+    """On SQLite and PostgreSQL: the sync links through the same audited path as `staff link`."""
+    slack_guide = slack_guide_any
     engine = make_engine(slack_guide.env["DATABASE_URL"])
     with Session(engine) as s:  # as a staff import with an email column would leave them
         staff_rows = list(s.execute(select(Staff).where(Staff.active.is_(True)).order_by(Staff.id)).scalars())

@@ -3,11 +3,11 @@ the destination check, linking."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from bot.store.db import make_engine
-from bot.store.models import AuditLog, ChatIdentity, PushDestination
+from bot.store.models import AuditLog, ChatIdentity, PushDestination, Staff
 from tests.fakes.wecom_api import FakeWeCom
 from tests.guides.conftest import Guide
 
@@ -70,6 +70,10 @@ def test_link_and_status(wecom_guide: Guide) -> None:
     assert wecom_guide.run("rmbot staff link wecom wangfang RM001").returncode == 0
     after = wecom_guide.run("rmbot staff status --platform wecom")
     assert "未关联 unlinked: RM001 " not in after.stdout
+    with make_engine(wecom_guide.env["DATABASE_URL"]).begin() as conn:  # RM001 leaves the bank
+        conn.execute(update(Staff).where(Staff.id == "RM001").values(active=False))
+    left = wecom_guide.run("rmbot staff status --platform wecom")
+    assert "已离职仍关联 linked but inactive: wecom:wangfang → RM001" in left.stdout, left.stdout
     with Session(make_engine(wecom_guide.env["DATABASE_URL"])) as s:
         assert s.get(ChatIdentity, ("wecom", "wangfang")) is not None
         assert [a.target for a in s.execute(select(AuditLog).where(AuditLog.action == "staff_link")).scalars()] \

@@ -2,9 +2,14 @@
 
 WeCom counts limits in UTF-8 bytes (app markdown 2048, robot markdown 4096) and cuts or
 refuses what is longer, so a long answer is split into several messages on character
-boundaries, preferring line ends; nothing is dropped. Buttons become `button_interaction`
-template cards, one per actionable item, because a card's buttons are greyed out together
-when one of them is clicked.
+boundaries, preferring line ends; nothing is dropped. Buttons become template cards: a few
+actionable items get a `button_interaction` card each (a card's buttons are greyed out together
+when one is clicked); more than `BATCH_OVER` items are batched, `BATCH_ITEMS` to a
+`multiple_interaction` card (one select list per item: its buttons as options, plus 暂不登记),
+submitted once for all of its items. WeCom drops member messages past 30 a minute, so a branch
+manager's 40-item list sent a card per item arrived over two minutes; batched it is ~1/3 the
+messages and arrives at once. The submit comes back as a `template_card_event` whose selected
+options are the items' button keys, run through the same actions (bot/adapters/wecom/callback.py).
 """
 
 from __future__ import annotations
@@ -29,6 +34,19 @@ ROBOT_MARKDOWN_MAX = 4096
 """Group robot webhook markdown, UTF-8 bytes."""
 BUTTON_KEY_MAX = 1024
 CARD_BUTTONS_MAX = 6
+BATCH_OVER = 3
+"""Up to this many carded items: a button card each; more: batched cards."""
+BATCH_ITEMS = 3
+"""multiple_interaction: at most 3 select lists a card."""
+SELECT_OPTIONS_MAX = 10
+OPTION_ID_MAX = 128
+"""option_list id: at most 128 bytes."""
+SELECT_TITLE_MAX = 13
+"""select_list title: WeCom shows about 13 characters."""
+OPTION_TEXT_MAX = 16
+SKIP_OPTION = "skip"
+BATCH_SUBMIT = "rmbot-batch"
+"""The submit button's key: a batched card's answer, whatever its options."""
 SOURCE_DESC = "客户经理助手"
 KEY_SEP = "|"
 
@@ -204,22 +222,66 @@ def template_card(title: str, desc: str | None, text: str, buttons: list[Button]
     return card
 
 
+def _batchable(item: Item) -> bool:
+    """Its buttons fit a select list: ≤ 9 options besides 暂不登记, each id ≤ 128 bytes."""
+    keys = [button_key(b) for b in item.buttons]
+    return (len(keys) < SELECT_OPTIONS_MAX and len(set(keys)) == len(keys) and SKIP_OPTION not in keys
+            and all(len(k.encode("utf-8")) <= OPTION_ID_MAX for k in keys))
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def batch_card(title: str, numbered: list[tuple[int, Item]], task_id: str) -> dict[str, Any]:
+    """One `multiple_interaction` card for up to three items, each a select list of its buttons.
+    The question key is the item's number in the markdown list above, so the member can match
+    each select to the full line (the select's title shows only its start)."""
+    first, last = numbered[0][0], numbered[-1][0]
+    return {
+        "card_type": "multiple_interaction",
+        "source": {"desc": SOURCE_DESC},
+        "main_title": {"title": _short(title, 26), "desc": f"第 {first}–{last} 项：选择结果后提交"
+                       if first != last else f"第 {first} 项：选择结果后提交"},
+        "select_list": [
+            {"question_key": f"q{index}", "title": _short(f"{index}. {item.text}", SELECT_TITLE_MAX),
+             "selected_id": SKIP_OPTION,
+             "option_list": [{"id": SKIP_OPTION, "text": "暂不登记"}] + [
+                 {"id": button_key(b), "text": _short(b.label, OPTION_TEXT_MAX)} for b in item.buttons]}
+            for index, item in numbered
+        ],
+        "submit_button": {"text": "提交", "key": BATCH_SUBMIT},
+        "task_id": task_id,
+    }
+
+
 def render_cards(reply: Reply, task_id: Callable[[], str] | None = None) -> list[dict[str, Any]]:
-    """One card per pending item (and one per six reply-level buttons)."""
+    """One card per pending item when there are a few, else batched cards of three items (and
+    one card per six reply-level buttons)."""
     reply = resolve(reply)
     new_id = task_id or (lambda: f"rmbot-{uuid.uuid4().hex}")
     cards: list[dict[str, Any]] = []
     groups: list[tuple[str, list[Item]]] = [(reply.title, reply.items)]
     groups += [(s.title or reply.title, s.items) for s in reply.sections]
+    batched = sum(_carded(i) for _, items in groups for i in items) > BATCH_OVER
     for title, items in groups:
+        pending: list[tuple[int, Item]] = []
         for index, item in enumerate(items, 1):
             if not _carded(item):
+                continue
+            if batched and _batchable(item):
+                pending.append((index, item))
+                if len(pending) == BATCH_ITEMS:
+                    cards.append(batch_card(title, pending, new_id()))
+                    pending = []
                 continue
             buttons = item.buttons[:CARD_BUTTONS_MAX]
             if len(item.buttons) > CARD_BUTTONS_MAX or not _keys_fit(buttons):
                 log.warning("item %r: buttons do not fit a WeCom card; shown as text only", item.ref)
                 continue
             cards.append(template_card(title, f"第 {index} 项", item.text, buttons, new_id()))
+        if pending:
+            cards.append(batch_card(title, pending, new_id()))
     for start in range(0, len(reply.buttons), CARD_BUTTONS_MAX):
         buttons = reply.buttons[start:start + CARD_BUTTONS_MAX]
         if _keys_fit(buttons):
@@ -248,6 +310,18 @@ def render_robot_markdown(reply: Reply, templates_dir: str | None = None,
     """Group robot parts (≤ 4096 bytes each); robots have no interactive cards."""
     text = render_markdown(reply, templates_dir, cards=False, mentions=mentions, robot=True)
     return [part for part in split_utf8(text, ROBOT_MARKDOWN_MAX) if part.strip()]
+
+
+def parse_selected(selected: str) -> list[tuple[str, list[str]]]:
+    """A batched card's answer (the callback's SelectedItems as bot/adapters/wecom/callback.py
+    stores it: JSON [[question_key, [option ids]], …]) → (question, chosen options)."""
+    import json
+
+    try:
+        doc = json.loads(selected or "[]")
+        return [(str(q), [str(o) for o in opts]) for q, opts in doc]
+    except (ValueError, TypeError):
+        return []
 
 
 def render_done(reply: Reply, templates_dir: str | None = None) -> str:

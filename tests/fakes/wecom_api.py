@@ -63,6 +63,8 @@ class Call:
     query: dict[str, str]
     body: Any
     answer: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+    """When the call arrived (time.monotonic): WeCom counts its rate limits by arrival."""
 
 
 class FakeWeCom:
@@ -225,6 +227,8 @@ class FakeWeCom:
                 keys = [b.get("key", "") for b in card.get("button_list", [])]
                 if len(keys) > 6 or any(len(k.encode("utf-8")) > 1024 for k in keys) or len(set(keys)) != len(keys):
                     return {"errcode": 40058, "errmsg": "invalid button_list"}
+                if card.get("card_type") == "multiple_interaction" and not _multiple_ok(card):
+                    return {"errcode": 40058, "errmsg": "invalid select_list"}
                 code = "RC-" + uuid.uuid4().hex
                 self.response_codes.add(code)
                 answer["response_code"] = code
@@ -311,6 +315,24 @@ class FakeWeCom:
             if len(content.encode("utf-8")) > limits[kind]:
                 return {"errcode": 45002, "errmsg": "content size out of limit"}
         return {"errcode": 0, "errmsg": "ok"}
+
+
+def _multiple_ok(card: dict[str, Any]) -> bool:
+    """multiple_interaction, as WeCom's docs give it: 1–3 select lists, each 1–10 options with
+    ids ≤ 128 bytes, question keys ≤ 1024 bytes and distinct, a submit button with a key."""
+    selects = card.get("select_list") or []
+    if not 1 <= len(selects) <= 3 or not (card.get("submit_button") or {}).get("key"):
+        return False
+    questions = [str(q.get("question_key", "")) for q in selects]
+    if len(set(questions)) != len(questions) or any(not q or len(q.encode()) > 1024 for q in questions):
+        return False
+    for select in selects:
+        ids = [str(o.get("id", "")) for o in select.get("option_list") or []]
+        if not 1 <= len(ids) <= 10 or len(set(ids)) != len(ids) or any(not i or len(i.encode()) > 128 for i in ids):
+            return False
+        if select.get("selected_id") is not None and select["selected_id"] not in ids:
+            return False
+    return True
 
 
 def _multipart(raw: bytes, content_type: str) -> dict[str, tuple[str, bytes]]:
@@ -400,6 +422,23 @@ class WeComSender:
             f"<TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>"
             f"<ResponseCode><![CDATA[{response_code}]]></ResponseCode><AgentID>{AGENT_ID}</AgentID>"
             f"<SelectedItems></SelectedItems></xml>"
+        )
+
+    @staticmethod
+    def submit_xml(user: str, key: str, response_code: str, task_id: str,
+                   selected: list[tuple[str, list[str]]], create_time: int | None = None) -> str:
+        """A multiple_interaction card's submit: the chosen option ids per question."""
+        items = "".join(
+            f"<SelectedItem><QuestionKey><![CDATA[{q}]]></QuestionKey><OptionIds>"
+            + "".join(f"<OptionId><![CDATA[{o}]]></OptionId>" for o in options)
+            + "</OptionIds></SelectedItem>" for q, options in selected)
+        return (
+            f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[template_card_event]]></Event><EventKey>{escape(key)}</EventKey>"
+            f"<TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[multiple_interaction]]></CardType>"
+            f"<ResponseCode><![CDATA[{response_code}]]></ResponseCode><AgentID>{AGENT_ID}</AgentID>"
+            f"<SelectedItems>{items}</SelectedItems></xml>"
         )
 
     def envelope(self, encrypt: str) -> str:

@@ -180,3 +180,40 @@ def test_parse_button_key_rejects_junk() -> None:
 @pytest.mark.parametrize("value", ["张*", "欧阳**", "a<b", "`x`", "[a](b)"])
 def test_md_keeps_every_character(value: str) -> None:
     assert md(value).replace(ZWSP, "") == value
+
+
+def many_items(n: int) -> Reply:
+    return Reply(title="到期提醒", items=[
+        Item(text=f"C{i:07d} 客户{i} 大额存单 到期", ref=f"maturing:H{i}", buttons=followup_buttons(f"C{i:07d}", f"maturing:H{i}"))
+        for i in range(1, n + 1)])
+
+
+def test_more_than_three_items_are_batched_three_to_a_card() -> None:
+    """Issue 14 item 9: 20 items were 20 cards; now 7 cards of up to three select lists, each
+    item's select offering 暂不登记 and its three outcomes, the option ids the button keys."""
+    messages = render_messages(many_items(20))
+    cards = [m.body for m in messages if m.msgtype == "template_card"]
+    assert len(cards) == 7 and all(c["card_type"] == "multiple_interaction" for c in cards)
+    selects = [q for c in cards for q in c["select_list"]]
+    assert [q["question_key"] for q in selects] == [f"q{i}" for i in range(1, 21)]
+    for i, q in enumerate(selects, 1):
+        assert q["selected_id"] == "skip" and len(q["title"]) <= 13 and q["title"].startswith(f"{i}. ")
+        ids = [o["id"] for o in q["option_list"]]
+        assert ids == ["skip"] + [f"followup|{o}|C{i:07d}|maturing:H{i}" for o in ("contacted", "retained", "lost")]
+        assert all(len(x.encode()) <= 128 for x in ids)
+    assert all(c["submit_button"]["key"] == "rmbot-batch" for c in cards)
+    assert len({c["task_id"] for c in cards}) == 7
+    assert cards[0]["main_title"]["desc"].startswith("第 1–3 项")
+
+
+def test_three_items_keep_a_card_each() -> None:
+    assert [m.body["card_type"] for m in render_messages(many_items(3)) if m.msgtype == "template_card"] == \
+        ["button_interaction"] * 3
+
+
+def test_parse_selected_reads_the_stored_answer() -> None:
+    from bot.render.wecom_markdown import parse_selected
+
+    assert parse_selected('[["q1", ["followup|lost|C1|r"]], ["q2", ["skip"]]]') == [
+        ("q1", ["followup|lost|C1|r"]), ("q2", ["skip"])]
+    assert parse_selected("not json") == [] and parse_selected("") == []

@@ -42,7 +42,7 @@ from bot.core.app import Rmbot
 from bot.core.inbox import InboxService, reply_key
 from bot.core.reply import Reply
 from bot.core.request import ActionRequest, Request
-from bot.render.wecom_markdown import parse_button_key, render_done
+from bot.render.wecom_markdown import BATCH_SUBMIT, SKIP_OPTION, parse_button_key, parse_selected, render_done
 from bot.store import inbox as inbox_store
 from bot.store.outbox import NewMessage
 from bot import clock as shanghai
@@ -57,6 +57,7 @@ MAX_SKEW = 600.0
 
 ONLY_TEXT = "暂只支持文字命令，发送 /help 查看可用命令。Only text commands are supported; send /help."
 STALE_BUTTON = "该按钮已失效，请重新查询后再操作。This button is no longer valid."
+NOTHING_CHOSEN = "未选择任何客户的跟进结果：请在卡片中为客户选择结果后再提交。Nothing was chosen on the card."
 
 
 class Refused(Exception):
@@ -74,7 +75,13 @@ def parse_xml(data: bytes | str) -> dict[str, str]:
         raise Refused(400, f"malformed XML ({exc.__class__.__name__})") from exc
     if root.tag != "xml":
         raise Refused(400, f"unexpected XML root <{root.tag[:20]}>")
-    return {child.tag: child.text or "" for child in root if not len(child)}
+    flat = {child.tag: child.text or "" for child in root if not len(child)}
+    selected = root.find("SelectedItems")
+    if selected is not None and len(selected):  # a batched card's answer: kept as JSON
+        flat["SelectedItems"] = json.dumps([
+            [item.findtext("QuestionKey") or "", [o.text or "" for o in item.iter("OptionId")]]
+            for item in selected.iter("SelectedItem")], ensure_ascii=False)
+    return flat
 
 
 class WeComAdapter:
@@ -331,9 +338,37 @@ class WeComAdapter:
             return []
         return [(Reply(title="提示", summary=ONLY_TEXT), True)]
 
+    def on_batch(self, msg: Mapping[str, str]) -> list[tuple[Reply, bool]]:
+        """A batched card's submit: each chosen option is one of the items' button keys, run as
+        that button's click would be (same action, same checks of role and scope); then the card
+        is greyed out, or, if any was refused, the answers are sent as messages."""
+        user = msg["FromUserName"]
+        chosen = [o for _, options in parse_selected(msg.get("SelectedItems", "")) for o in options
+                  if o != SKIP_OPTION]
+        if not chosen:
+            return [(Reply(title="未登记", summary=NOTHING_CHOSEN), False)]
+        replies: list[Reply] = []
+        for option in chosen:
+            parsed = parse_button_key(option)
+            if parsed is None:
+                replies.append(Reply.error(STALE_BUTTON))
+                continue
+            replies.append(self.bot.handle_action(ActionRequest(action=parsed[0], value=parsed[1], platform="wecom",
+                                                                user_id=user, channel_kind="dm")))
+        code = msg.get("ResponseCode", "")
+        if code and all(r.kind != "error" for r in replies):
+            try:
+                self.client.update_template_card([user], code, f"已登记 {len(replies)} 项跟进")
+                return []
+            except WeComError as exc:
+                log.warning("WeCom card update failed: %s", exc)
+        return [(r, False) for r in replies]
+
     def on_click(self, msg: Mapping[str, str]) -> list[tuple[Reply, bool]]:
         """A card button: run its action as the clicker, then grey the card out with who did it."""
         user = msg["FromUserName"]
+        if msg.get("EventKey") == BATCH_SUBMIT or msg.get("CardType") == "multiple_interaction":
+            return self.on_batch(msg)
         parsed = parse_button_key(msg.get("EventKey", ""))
         if parsed is None:
             return [(Reply.error(STALE_BUTTON), True)]

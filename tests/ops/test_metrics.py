@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
@@ -38,7 +39,10 @@ def value(scraped: dict, name: str, **labels: str) -> float:
     return scraped.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_metrics_counters_move_after_commands_and_the_store_is_read_at_scrape(rmbot: Harness) -> None:
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_metrics_counters_move_after_commands_and_the_store_is_read_at_scrape(db: str,
+                                                                            request: pytest.FixtureRequest) -> None:
+    rmbot: Harness = request.getfixturevalue("rmbot" if db == "sqlite" else "rmbot_pg")
     app = build_app(rmbot.bot, Settings(_env_file=None), [])
     with TestClient(app) as client:
         resp = client.get("/metrics")

@@ -140,9 +140,10 @@ class SlackHandlers:
             if self.inbox is not None:  # stored before the ack: a stop or crash cannot lose it
                 key = f"cmd:{body.get('trigger_id') or uuid.uuid4().hex}"
                 self._slow[key] = future
-                self.inbox.accept(key, "slack", body["user_id"], json.dumps({"slash": body}, ensure_ascii=False))
-                ack()
-                return
+                if self.inbox.accept(key, "slack", body["user_id"], json.dumps({"slash": body}, ensure_ascii=False)):
+                    ack()
+                    return
+                del self._slow[key]  # a trigger_id seen before (Slack never repeats one): answer it directly
             ack()  # Slack hears from us in time; the answer follows via response_url
             future.add_done_callback(lambda done: self._later(done, body))
             return

@@ -26,14 +26,14 @@ def test_sigterm_answers_the_accepted_callback_and_exits_0(bank: Path, wecom: Fa
     try:
         served.wait_healthy()
         sender = _sender(served)
-        assert sender.text(USER, "/tier C0000001").status_code == 200  # accepted; the work runs after the 200
+        assert sender.text(USER, "/whoami").status_code == 200  # accepted; the work runs after the 200
         code = served.terminate()
         sender.close()
     finally:
         served.kill()
     assert code == 0, served.output()[-3000:]
-    replies = _replies_to(wecom, USER)
-    assert len(replies) >= 1 and "C0000001" in "".join(replies), served.output()[-3000:]
+    _answered_now_or_after_restart(wecom, 1, bank, tmp_path, served)
+    assert "RM001" in "".join(_replies_to(wecom, USER))
 
 
 def test_sigterm_with_two_workers_exits_0_after_answering(bank: Path, wecom: FakeWeCom, tmp_path: Path) -> None:
@@ -49,7 +49,22 @@ def test_sigterm_with_two_workers_exits_0_after_answering(bank: Path, wecom: Fak
     finally:
         served.kill()
     assert code == 0, served.output()[-3000:]
-    assert len(_replies_to(wecom, USER)) == 4, served.output()[-3000:]
+    _answered_now_or_after_restart(wecom, 4, bank, tmp_path, served)
+
+
+def _answered_now_or_after_restart(wecom: FakeWeCom, n: int, bank: Path, tmp_path: Path, served: Served) -> None:
+    """Each accepted message is answered before the exit, or (accepted but not yet started when
+    the signal came: kept in the durable inbox) by the next start; never lost, never twice."""
+    if len(_replies_to(wecom, USER)) < n:
+        assert "left for the next start" in served.output(), served.output()[-3000:]
+        again = Served(["serve", "wecom", "--no-scheduler"], environment(f"sqlite:///{bank}", wecom), tmp_path)
+        try:
+            again.wait_healthy()
+            wait_until(lambda: len(_replies_to(wecom, USER)) >= n, 60, "the replies left for the next start")
+            assert again.terminate() == 0
+        finally:
+            again.kill()
+    assert len(_replies_to(wecom, USER)) == n, served.output()[-3000:]
 
 
 def test_replies_waiting_for_the_rate_limit_stay_queued_for_the_next_start(bank: Path, wecom: FakeWeCom,

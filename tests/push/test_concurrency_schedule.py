@@ -1,10 +1,12 @@
 """Two delivery workers on one PostgreSQL database; the scheduler's jobs and working days."""
 
+import logging
 import threading
 import time as clock_time
 from datetime import date, datetime, time
 from pathlib import Path
 
+import pytest
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlmodel import Session
@@ -105,9 +107,20 @@ def test_cron_job_does_nothing_on_a_holiday_and_delivers_on_a_workday(rmbot: Har
     assert any(tmp_path.glob("*/churn_*_2026-10-10_*.txt"))
 
 
-def test_a_failing_job_does_not_raise(rmbot: Harness, calendar: HolidayCalendar) -> None:
+def test_a_failing_job_does_not_raise(rmbot: Harness, calendar: HolidayCalendar,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A cron job that fails is logged with its traceback and the rerun command, and nothing
+    escapes (an exception would stop APScheduler's job, not the day's pushes)."""
     service = PushService(rmbot.engine, default_policy(), calendar)
-    run_kind(service, DeliveryWorker(rmbot.engine, {}), "no-such-kind", MONDAY)  # logged, not raised
+    with caplog.at_level(logging.ERROR, logger="rmbot.push"):
+        assert run_kind(service, DeliveryWorker(rmbot.engine, {}), "no-such-kind", MONDAY) is None
+    failures = [r for r in caplog.records if r.name == "rmbot.push" and r.levelno == logging.ERROR]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None and failures[0].exc_info[0] is not None  # the traceback is logged
+    assert "push no-such-kind 2026-11-23 failed" in failures[0].getMessage()
+    assert "rmbot push run --date 2026-11-23 --kind no-such-kind" in failures[0].getMessage()
+    with Session(rmbot.engine) as s:
+        assert not list(s.execute(select(Outbox)).scalars())  # nothing half-built
 
 
 def test_push_time_validation() -> None:

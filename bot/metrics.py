@@ -197,7 +197,7 @@ def _age(now: datetime, then: Any) -> float:
 
 def exposition(engine: Any) -> tuple[bytes, str]:
     """The /metrics body: this serve run's samples of every process, plus the store's state."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
     _get()  # declared even before the first command, so dashboards see zeros, not gaps
     registry = CollectorRegistry()
@@ -206,12 +206,8 @@ def exposition(engine: Any) -> tuple[bytes, str]:
 
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in _own_collectors(REGISTRY):
+        for collector in _metrics.values():  # this process's own (no --workers: no samples directory)
             registry.register(collector)
     registry.register(StoreCollector(engine))
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
-
-def _own_collectors(registry: Any) -> list[Any]:
-    return [c for c in (_metrics.get(k) for k in ("commands", "latency", "refusals", "db_errors", "deliveries",
-                                                  "delivery")) if c is not None]

@@ -18,7 +18,10 @@ from bot.adapters.wecom.crypto import WeComCrypto
 from bot.config import Settings
 from bot.core.app import Rmbot
 from bot.server import build_app
-from bot.store import outbox
+from bot.core.reply import Reply
+from bot.push.delivery import DeliveryWorker
+from bot.push.senders import FileSender
+from bot.store import inbox, outbox
 from bot.store.models import Customer, Outbox
 from bot.testing import Harness
 from rules.policy import default_policy
@@ -43,6 +46,7 @@ def value(scraped: dict, name: str, **labels: str) -> float:
 def test_metrics_counters_move_after_commands_and_the_store_is_read_at_scrape(db: str,
                                                                             request: pytest.FixtureRequest) -> None:
     rmbot: Harness = request.getfixturevalue("rmbot" if db == "sqlite" else "rmbot_pg")
+    folder = request.getfixturevalue("tmp_path") / "out"
     app = build_app(rmbot.bot, Settings(_env_file=None), [])
     with TestClient(app) as client:
         resp = client.get("/metrics")
@@ -59,11 +63,16 @@ def test_metrics_counters_move_after_commands_and_the_store_is_read_at_scrape(db
 
         now = clock.now()
         outbox.enqueue(rmbot.engine, [
-            outbox.NewMessage(f"m:{i}", "churn", "SB01", now.date(), "file", "/tmp/x", "{}") for i in range(3)],
+            outbox.NewMessage(f"m:{i}", "churn", "SB01", now.date(), "file", str(folder),
+                              Reply(title=f"推送 {i}").model_dump_json()) for i in range(3)],
             now - timedelta(minutes=10))
         with rmbot.engine.begin() as conn:
             conn.execute(update(Outbox).where(Outbox.key == "m:2").values(status="dead"))
+        inbox.accept(rmbot.engine, "msg:1", "wecom", "u1", "{}", now - timedelta(seconds=90))
         after = samples(client.get("/metrics").text)
+        stats = DeliveryWorker(rmbot.engine, {"file": FileSender()}).drain()
+        assert stats.sent == 2
+        delivered = samples(client.get("/metrics").text)
 
     def moved(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -77,7 +86,18 @@ def test_metrics_counters_move_after_commands_and_the_store_is_read_at_scrape(db
     assert value(after, "rmbot_outbox_rows", kind="churn", state="dead") == 1
     assert value(after, "rmbot_outbox_dead_rows", kind="churn") == 1
     assert 590 <= value(after, "rmbot_outbox_oldest_age_seconds", kind="churn", state="pending") <= 3600
-    assert value(after, "rmbot_inbox_lag_seconds") == 0.0
+    assert value(before, "rmbot_inbox_lag_seconds") == 0.0
+    assert 90 <= value(after, "rmbot_inbox_lag_seconds") < 3600
+    assert value(after, "rmbot_inbox_rows", state="pending") == 1
+    # delivered: the pending rows leave the gauge, the delivery latency (enqueued 10 min ago) is observed
+    assert value(delivered, "rmbot_outbox_rows", kind="churn", state="pending") == 0
+    assert value(delivered, "rmbot_outbox_rows", kind="churn", state="dead") == 1
+    assert value(delivered, "rmbot_delivery_latency_seconds_count", platform="file", kind="churn") \
+        - value(after, "rmbot_delivery_latency_seconds_count", platform="file", kind="churn") == 2
+    assert value(delivered, "rmbot_delivery_latency_seconds_bucket", platform="file", kind="churn", le="300.0") \
+        == value(after, "rmbot_delivery_latency_seconds_bucket", platform="file", kind="churn", le="300.0")
+    assert value(delivered, "rmbot_delivery_latency_seconds_bucket", platform="file", kind="churn", le="900.0") \
+        - value(after, "rmbot_delivery_latency_seconds_bucket", platform="file", kind="churn", le="900.0") == 2
 
 
 def test_metrics_of_two_workers_add_up(bank: Path, wecom: FakeWeCom, tmp_path: Path) -> None:

@@ -81,13 +81,24 @@ def test_a_channel_is_paced_from_the_previous_answer_whatever_the_jitter(rmbot: 
         assert all(g >= platform.min_interval for g in gaps), (channel, gaps)  # no tolerance needed
 
 
+class Slow(Platform):
+    """Sends slower than the worker's default tick (0.05 s), as under CPU load."""
+
+    def send(self, target: str, reply: Reply, key: str) -> str:
+        time.sleep(0.08)
+        return super().send(target, reply, key)
+
+
 def test_the_longest_channel_goes_first(rmbot: Harness) -> None:
+    """Among the heads claimed together, the channel with the most rows left goes first.
+    The tick is longer than the drain, so the next heads are claimed only once every row of
+    the claim is settled: the order does not depend on how fast sends are (with the default
+    0.05 s tick, a slow send let `long:2` be claimed and overtake `short:1`)."""
     enqueue(rmbot, {"short": 1, "long": 3, "middle": 2})  # "short" has the oldest row
-    platform = Platform()
-    DeliveryWorker(rmbot.engine, {"file": platform}, now=lambda: NOW, concurrency=1).drain()
+    platform = Slow()
+    DeliveryWorker(rmbot.engine, {"file": platform}, now=lambda: NOW, concurrency=1, tick=3600).drain()
     order = [key for _, key, _ in platform.arrivals]
-    assert order[:3] == ["t:long:1", "t:middle:1", "t:short:1"]
-    assert [k for k in order if k.startswith("t:long")] == ["t:long:1", "t:long:2", "t:long:3"]
+    assert order == ["t:long:1", "t:middle:1", "t:short:1", "t:long:2", "t:middle:2", "t:long:3"]
 
 
 class Rendering(Platform):

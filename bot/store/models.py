@@ -227,6 +227,22 @@ class DataLoad(SQLModel, table=True):
     rows: int = 0
 
 
+class DataDay(SQLModel, table=True):
+    """How complete a new balance date's load is (bot/store/data_dates.py): a partial date is kept
+    but never becomes the current data date, so one short file cannot rewrite every answer."""
+
+    __tablename__ = "data_day"
+    day: date = Field(primary_key=True)
+    status: str = Field(max_length=12)  # complete | partial | allowed (partial, --allow-partial)
+    covered: int = 0
+    """Distinct customers with a balance row on `day`."""
+    expected: int = 0
+    """Distinct customers with a balance row on `previous`."""
+    previous: date | None = None
+    decided_at: datetime = Field(sa_type=ShanghaiDateTime)
+    source: str = Field(max_length=200)
+
+
 class PushDestination(SQLModel, table=True):
     """Where a 支行's pushes go: a Slack channel, a WeCom app chat or robot, or a file (demo)."""
 

@@ -121,6 +121,28 @@ class AumMonthly(SQLModel, table=True):
     txn_count: int = 0
 
 
+class TierHistory(SQLModel, table=True):
+    """One change of a customer's held tier by the daily tier run (快升缓降, bot/store/tier_run.py).
+
+    Keyed by (run date, customer) so a rerun of a day never records a change twice; the numbers
+    the rule used are kept so the push and `/summary` can say why without recomputing.
+    """
+
+    __tablename__ = "tier_history"
+    run_date: date = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", primary_key=True, max_length=20, index=True)
+    from_tier: str | None = Field(default=None, max_length=16)
+    to_tier: str = Field(max_length=16)
+    change: str = Field(max_length=16)  # new | upgrade | fast_upgrade | downgrade
+    basis: str = Field(max_length=12)  # month_avg | point
+    basis_fen: int = Field(sa_type=BigInteger)
+    point_fen: int | None = Field(default=None, sa_type=BigInteger)
+    line_fen: int = Field(sa_type=BigInteger)
+    """The line crossed: the new tier's minimum (up) or the held tier's minimum (down)."""
+    months_below: int = 0
+    months_required: int = 0
+
+
 class Holding(SQLModel, table=True):
     __tablename__ = "holding"
     __table_args__ = (Index("ix_holding_maturity", "maturity_date"),)

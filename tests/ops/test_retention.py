@@ -118,3 +118,17 @@ def test_push_purge_command(rmbot: Harness, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "已删除 deleted 1" in done.stdout and "slimmed 1" in done.stdout
     assert set(_rows(rmbot.engine)) == {"new"}
+
+
+def test_the_scheduler_purges_daily(rmbot: Harness) -> None:
+    from bot.push.scheduler import PURGE_AT, build_scheduler, purge_job
+
+    service = PushService(rmbot.engine, default_policy(), load_calendar(), retention_days=30)
+    sched = build_scheduler(service, DeliveryWorker(rmbot.engine, {"file": FileSender()}), {})
+    job = sched.get_job("push-purge")
+    assert job is not None and PURGE_AT == (3, 15)
+    fields = {f.name: str(f) for f in job.trigger.fields}
+    assert (fields["hour"], fields["minute"]) == ("3", "15")
+    _enqueue(rmbot.engine, "old", image=False, status="sent", sent_days_ago=400)
+    purge_job(service)  # the job itself, as APScheduler runs it (real clock: 400 days back is past 30)
+    assert "old" not in _rows(rmbot.engine)

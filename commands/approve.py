@@ -67,9 +67,10 @@ def _decided(result: Decided) -> Reply:
         return Reply(title=f"已驳回 · 草稿 {draft.id}", summary=f"原因：{draft.reason}",
                      notes=["起草人可用 /campaign edit 修改后重新提交。"])
     if result.posted:
-        where = f"已推送到{branch.name}群（{result.posted} 个目的地）。"
+        where = (f"已提交推送到{branch.name}群（{result.posted} 个目的地，已排队发送；送达情况见 rmbot push status）。"
+                 " Queued for delivery, not yet delivered.")
     elif result.destinations:
-        where = f"{branch.name}群此前已推送过该文案，不重复推送。"
+        where = f"{branch.name}群此前已提交推送该文案，不重复推送。"
     else:
         where = f"{branch.name}未配置推送目的地（rmbot push dest set）；客户经理可私聊 /campaign show {draft.id} 获取终稿。"
     texts = texts_of(draft, final=True)

@@ -140,7 +140,7 @@ def draft_view(draft: CampaignDraft, branch: Org, kind: KindSpec | None, staff: 
     if draft.reason:
         reply.add("原因" if draft.status == "rejected" else "备注", draft.reason)
     if draft.posted_at:
-        reply.add("已推送支行群", f"{draft.posted_at:%m-%d %H:%M}")
+        reply.add("已提交推送支行群", f"{draft.posted_at:%m-%d %H:%M}")
     reply.add("受众规模", f"{draft.audience_total}")
     if can_see_draft_text(staff, draft.author_id, draft.status):
         reply.sections.extend(_text_sections(texts, catalogue.bank.sms_max_chars))

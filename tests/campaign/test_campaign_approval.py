@@ -51,7 +51,8 @@ def test_full_flow_keeps_everything_and_posts_once(rmbot: Harness, tmp_path: Pat
     assert [b.action for b in item.buttons] == ["campaign_approve", "campaign_reject"]
 
     approved = rmbot.click("BM01", "campaign_approve", str(draft_id))
-    assert "已审批通过" in approved and "已推送到西湖支行群" in approved
+    assert "已审批通过" in approved and "已提交推送到西湖支行群" in approved and "已排队" in approved
+    assert "已推送到" not in approved  # queued is not delivered
 
     draft = _row(rmbot, draft_id)
     assert draft.status == "approved" and draft.decided_by == "BM01" and draft.decided_at == DEMO_NOW
@@ -192,7 +193,7 @@ def test_flow_on_postgres(rmbot_pg: Harness, tmp_path: Path) -> None:
     assert "理财非存款、产品有风险、投资须谨慎" in rmbot_pg.ask("RM001", f"/campaign show {draft_id}")
     rmbot_pg.ask("RM001", f"/campaign submit {draft_id}")
     assert "客户经理不能审批" in rmbot_pg.ask("RM001", f"/approve {draft_id}")
-    assert "已推送到西湖支行群" in rmbot_pg.click("BM01", "campaign_approve", str(draft_id))
+    assert "已提交推送到西湖支行群" in rmbot_pg.click("BM01", "campaign_approve", str(draft_id))
     assert rmbot_pg.ask("BM01", f"/approve {draft_id}").reply.kind == "error"
     with Session(rmbot_pg.engine) as s:
         assert len(list(s.execute(select(Outbox.id).where(Outbox.kind == "campaign")))) == 1

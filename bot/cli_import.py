@@ -2,7 +2,9 @@
 
 Exit codes, for the scheduler that runs the nightly job: 0 every row imported; 1 some rows were
 rejected (see the error report; the good rows are in); 2 the file (or the command) could not be
-used at all, and nothing of that file changed.
+used at all, and nothing of that file changed; 3 a balance file for a new date covers too few
+customers (policy `imports.complete_coverage`): its rows are kept but the date stays partial and
+the previous data date stays current until a top-up import completes it (or `--allow-partial`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot import clock
@@ -49,10 +52,18 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _engine():
+def _engine(create: bool = False):
+    """The store. `create`: a database without any table (a fresh file, an empty schema) gets
+    the schema first, as `rmbot seed` does — importing the bank's extracts into a new database
+    is the first thing an operator does. A database with other tables is never touched."""
     try:
         engine = make_engine(get_settings().database_url)
         ready = has_schema(engine)
+        if not ready and create and not inspect(engine).get_table_names():
+            from bot.store.migrate import upgrade
+
+            upgrade(engine)
+            ready = has_schema(engine)
     except OperationalError as exc:
         _fail(f"数据库不可用 Database unreachable: {exc.orig}")
     except Exception as exc:  # noqa: BLE001  (bad URL, missing driver)
@@ -101,6 +112,8 @@ def import_cmd(
     data_date: Annotated[str | None, typer.Option("--data-date", help="数据日期 YYYY-MM-DD（默认取文件中的最大日期）")] = None,
     errors: Annotated[Path | None, typer.Option("--errors", help="错误报告 CSV（默认 import-errors-<kind>-<时间>.csv）")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不写入 validate only")] = False,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="余额覆盖不足时仍将新日期设为数据日期（记录在 data_day）accept a partial date")] = False,
 ) -> None:
     """Import core-system extracts: bad rows to an error report, good rows upserted (idempotent)."""
     if kind == "all":
@@ -124,7 +137,7 @@ def import_cmd(
         policy = load_policy(settings)
     except Exception as exc:  # noqa: BLE001
         _fail(f"策略文件无效 Invalid policy file: {exc}")
-    engine = _engine()
+    engine = _engine(create=True)
     stamp = datetime.now(clock.SHANGHAI).strftime("%Y%m%d-%H%M%S")
     report = ErrorReport(errors or Path(f"import-errors-{kind}-{stamp}.csv"))
     if errors is not None:
@@ -138,7 +151,8 @@ def import_cmd(
                 bar.start(f"{job_kind.zh} {file.name}")
                 try:
                     result = import_file(engine, job_kind, file, encoding=encoding, data_date=day, policy=policy,
-                                         report=report, progress=bar, dry_run=dry_run)
+                                         report=report, progress=bar, dry_run=dry_run,
+                                         allow_partial=allow_partial)
                 except FileProblem as exc:
                     progress.stop()
                     _print_results(results, report)
@@ -154,8 +168,35 @@ def import_cmd(
     finally:
         report.close()
     _print_results(results, report)
+    partial = _print_coverage(results)
+    if partial:
+        raise typer.Exit(3)
     if any(r.rejected for r in results):
         raise typer.Exit(1)
+
+
+def _print_coverage(results: list[ImportResult]) -> bool:
+    """The completeness of each new balance date; True when one was kept as partial."""
+    from bot.store.data_dates import ALLOWED, PARTIAL
+
+    partial = False
+    for r in results:
+        c = r.coverage
+        if c is None:
+            continue
+        if c.status == PARTIAL:
+            partial = True
+            err.print(f"[yellow]警告 Warning:[/yellow] {c.describe()}，数据不完整：已保存但暂不作为数据日期，"
+                      f"当前数据日期仍为 {r.current_before or '—'}。补齐后再导入同一日期即可生效，"
+                      "或加 --allow-partial 强制采用。Partial load: kept, not current; "
+                      "import the rest for the same date, or use --allow-partial.", highlight=False)
+        elif c.status == ALLOWED:
+            err.print(f"[yellow]注意 Note:[/yellow] {c.describe()}，数据不完整，已按 --allow-partial 设为数据日期"
+                      "（已记录）。Partial date accepted by --allow-partial (recorded).", highlight=False)
+        elif c.promoted:
+            out.print(f"{c.describe()}：补充导入后已完整，{c.day} 成为当前数据日期。"
+                      "Top-up complete: now the current data date.", highlight=False)
+    return partial
 
 
 def _print_results(results: list[ImportResult], report: ErrorReport) -> None:

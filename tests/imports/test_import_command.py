@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli_import import app
 from bot.config import get_settings
 from bot.store.db import make_engine
 from bot.store.migrate import upgrade
-from bot.testing import Harness
+from bot.testing import PG_URL, Harness, postgres_schema_engine
 from tests.imports.helpers import SAMPLES, dump
 
 
@@ -94,6 +95,36 @@ def test_usage_errors(cli, tmp_path: Path, args: list[str], message: str) -> Non
     assert result.exit_code == 2 and message in result.output, result.output
 
 
-def test_database_not_initialised(cli, tmp_path: Path) -> None:
-    result = cli(tmp_path / "none.db", "import", "all", str(SAMPLES))
+def test_import_into_a_fresh_database_creates_the_schema(cli, tmp_path: Path) -> None:
+    """What the README says: `rmbot import all samples` on a fresh database, no `db upgrade` first."""
+    db = tmp_path / "none.db"
+    result = cli(db, "import", "all", str(SAMPLES))
+    assert result.exit_code == 0, result.output
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM customer")).scalar_one() > 0
+    engine.dispose()
+
+
+def test_import_into_an_empty_postgresql_schema_creates_it(cli, pg_schema: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{PG_URL}?options=-csearch_path%3D{pg_schema}")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["import", "all", str(SAMPLES)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    engine = postgres_schema_engine(pg_schema)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM customer")).scalar_one() > 0
+    engine.dispose()
+
+
+def test_a_database_holding_other_tables_is_not_touched(cli, tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE something_else (id INTEGER)"))
+    result = cli(db, "import", "all", str(SAMPLES))
     assert result.exit_code == 2 and "rmbot db upgrade" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'table'")).scalar_one() == 1
+    engine.dispose()

@@ -29,8 +29,8 @@ BATCH = 500
 """Rows per statement: a batch of slimmed payloads is ~100 MB at most, a delete is quick."""
 
 SLIM_OVER = 2048
-"""Payloads longer than this (characters) are read to drop their images: text-only replies are
-shorter than a PNG, so the scan reads only rows that may carry one."""
+"""Only payloads longer than this (characters) and naming a PNG are read back to drop their
+images: a long text-only push is not parsed again at every purge."""
 
 
 @dataclass
@@ -75,7 +75,8 @@ def slim_sent(engine: Engine, batch: int = BATCH) -> tuple[int, int]:
     last = 0
     while True:
         stmt = (select(Outbox.id, Outbox.payload)
-                .where(Outbox.status == "sent", Outbox.id > last, func.length(Outbox.payload) > SLIM_OVER)
+                .where(Outbox.status == "sent", Outbox.id > last, func.length(Outbox.payload) > SLIM_OVER,
+                       Outbox.payload.like('%"png_base64"%'))
                 .order_by(Outbox.id).limit(batch))
         with engine.begin() as conn:
             found = conn.execute(stmt).all()

@@ -109,6 +109,13 @@ class ChurnPolicy(_Frozen):
     min_baseline_source: str = ""
 
 
+class ImportPolicy(_Frozen):
+    complete_coverage: Decimal = Field(default=Decimal("0.95"), gt=0, le=1)
+    """A new balance date becomes current only when its customers reach this share of the previous
+    date's (bot/store/data_dates.py); below it the date is kept as partial."""
+    complete_coverage_reason: str = ""
+
+
 class MaturityPolicy(_Frozen):
     source: str
     window_days: int
@@ -250,6 +257,7 @@ class Policy(_Frozen):
     corporate: CorporatePolicy
     advice: AdvicePolicy
     enterprise_size: EnterpriseSizePolicy
+    imports: ImportPolicy = ImportPolicy()
 
     @classmethod
     def from_texts(cls, *yaml_texts: str) -> "Policy":

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 
 from bot.clock import SHANGHAI
@@ -32,6 +32,7 @@ from bot.imports.report import SAMPLE, ErrorReport, ImportResult, RowError
 from bot.imports.rowparse import Errors, Layout
 from bot.imports.specs import KINDS, Context, Kind, kind_of_file
 from bot.imports.staging import Stage
+from bot.store.data_dates import assess_balances, current_data_date
 from bot.store.models import DataLoad
 from rules.policy import Policy, default_policy
 
@@ -62,10 +63,13 @@ def import_file(
     dry_run: bool = False,
     fast: bool = True,
     wecom_userid_from_staff_id: bool | None = None,
+    allow_partial: bool = False,
 ) -> ImportResult:
     """Raises FileProblem (nothing imported) for a whole-file problem; row problems are in the result.
     A staff file links the chat accounts it names (`wecom_userid_from_staff_id`: None reads the
-    WECOM_USERID_FROM_STAFF_ID setting)."""
+    WECOM_USERID_FROM_STAFF_ID setting). A balance file for a new date is checked for completeness
+    (bot/store/data_dates.py, `result.coverage`): partial, it does not become the current data date
+    unless `allow_partial`."""
     started = time.perf_counter()
     opened: list[Table] = []
 
@@ -77,11 +81,15 @@ def import_file(
     result = ImportResult(kind.name, path.name, dry_run=dry_run)
     try:
         positions = resolve(kind, table.header, path.name)
-        ctx = Context(frozenset(row.name for row in (policy or default_policy()).tiers.ladder))
+        policy = policy or default_policy()
+        ctx = Context(frozenset(row.name for row in policy.tiers.ladder))
         try:
             with engine.begin() as conn:
                 _run(conn, kind, table, reopen, positions, ctx, result, data_date, report, progress, fast,
                      wecom_userid_from_staff_id)
+                if kind.name == "balances" and result.accepted > 0 and result.data_date is not None:
+                    result.coverage = assess_balances(conn, result.data_date, result.current_before,
+                                                      policy.imports.complete_coverage, allow_partial, path.name)
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -130,6 +138,7 @@ def _run(conn: Connection, kind: Kind, table: Table, reopen: Callable[[], Table]
     if kind.name == "holdings" and pg:  # explicit ids: keep the serial ahead of them
         stage.cur.execute("SELECT setval(pg_get_serial_sequence('holding', 'id'), COALESCE(max(id), 0) + 1, false) "
                           "FROM holding")
+    result.current_before = current_data_date(conn)
     result.data_date = data_date or _data_date(conn, kind, stage, table.path, seen)
     if result.accepted > 0:
         conn.execute(insert(DataLoad).values(kind=kind.name, data_date=result.data_date, loaded_at=clock_now(),
@@ -366,7 +375,7 @@ def _data_date(conn: Connection, kind: Kind, stage: Stage, path: Path, seen: set
         except ValueError:
             pass
     # Reference data (orgs, staff, customers) does not move the data date answers show.
-    current = conn.execute(select(func.max(DataLoad.data_date))).scalar_one_or_none()
+    current = current_data_date(conn)
     return current or (datetime.now(SHANGHAI) - timedelta(days=1)).date()
 
 

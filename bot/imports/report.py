@@ -11,9 +11,12 @@ import csv
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from bot.exports.cells import CsvSheet, restore
+
+if TYPE_CHECKING:
+    from bot.store.data_dates import Coverage
 
 REPORT_HEADER = ["文件 file", "行号 row", "列 column", "值 value", "原因 reason"]
 SAMPLE = 20
@@ -85,6 +88,10 @@ class ImportResult:
     """Chat accounts a staff file linked (bot/imports/identities.py), each audited."""
     link_problems: list[str] = field(default_factory=list)
     """Accounts that could not be linked (e.g. a WeCom id linked to someone else in another case)."""
+    current_before: date | None = None
+    """The current data date before this file (bot/store/data_dates.py)."""
+    coverage: Coverage | None = None
+    """A balance file for a new date: how complete that date is, and whether it became current."""
 
     @property
     def accepted(self) -> int:

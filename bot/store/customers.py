@@ -15,7 +15,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from bot.clock import month_start
-from bot.store.models import AumMonthly, Balance, Contact, CorporateMonthly, Customer, DataLoad, Holding, Org, Staff
+from bot.store.data_dates import current_data_date, current_date_select
+from bot.store.models import AumMonthly, Balance, Contact, CorporateMonthly, Customer, Holding, Org, Staff
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class Profile:
 
 
 def latest_data_date(session: Session) -> date | None:
-    return session.execute(select(func.max(DataLoad.data_date))).scalar_one_or_none()
+    """The current data date: decided by bot/store/data_dates.py alone (partial loads skipped)."""
+    return current_data_date(session)
 
 
 _LATEST = aliased(Balance, name="latest")
@@ -66,9 +68,12 @@ _HOLDINGS = (select(Holding.id, Holding.kind, Holding.product_name, Holding.amou
 
 def with_profile_head(stmt: Select) -> Select:
     """Adds (data date, last contact, latest balance) to a statement selecting one Customer."""
-    newest_as_of = select(func.max(_LATEST.as_of)).where(_LATEST.customer_id == Customer.id).scalar_subquery()
+    # The newest balance up to the current data date: a partial date's rows are not read yet.
+    newest_as_of = (select(func.max(_LATEST.as_of))
+                    .where(_LATEST.customer_id == Customer.id, _LATEST.as_of <= current_date_select())
+                    .scalar_subquery())
     return (stmt.add_columns(
-        select(func.max(DataLoad.data_date)).scalar_subquery(),
+        current_date_select(),
         select(func.max(Contact.at)).where(Contact.customer_id == Customer.id).scalar_subquery(),
         Balance.as_of, Balance.aum_fen, Balance.deposit_fen, Balance.outflow_other_bank_fen,
     ).outerjoin(Balance, and_(Balance.customer_id == Customer.id, Balance.as_of == newest_as_of)))

@@ -80,8 +80,11 @@ def run(
     except ValueError as exc:
         _fail(str(exc))
     table = Table("类型", "支行", "待跟进", "消息", "新入队", "说明")
+    data_dates: set[date] = set()
     for k in [kind] if kind else list(KINDS):
         result = service.build(k, day, branch_ids=branch or None, dry_run=dry_run, force=force)
+        if result.data_date is not None:
+            data_dates.add(result.data_date)
         if not dry_run and not branch and result.skipped is None:  # the whole day: the scheduler skips it
             from bot.push.catchup import record_build
 
@@ -95,6 +98,12 @@ def run(
             for part in preview.parts:
                 sys.stdout.write(render_text(part) + "\n")
     out.print(table)
+    for data_date in sorted(data_dates):
+        out.print(f"推送日 {day} · 数据日期 {data_date}（最新导入的数据 the latest data imported）")
+        if data_date > day:
+            err.print(f"[yellow]注意：数据日期 {data_date} 晚于推送日 {day}：消息按最新数据生成，不是 {day} 当日的数据"
+                      f"（早于数据日期的到期项不再列出）。Data dated {data_date} is newer than {day}: the messages "
+                      f"show the latest data, not that day's.[/yellow]", highlight=False)
     if dry_run:
         return
     stats = delivery_worker(engine, settings).drain()

@@ -82,8 +82,21 @@ rmbot export customers --encoding gbk --header zh --out 客户信息.csv
    data date is what answers show (`/tier` shows the newest). It is `--data-date`, else the newest
    date in the file's date column, else a `YYYYMMDD` in the file name, else the current data date
    (reference files — orgs, staff, customers — do not move it), else yesterday.
-6. A summary is printed; exit code 0 if every row was imported, **1 if any row was rejected** (the
-   good rows are in), 2 for a whole-file problem, 130 when interrupted.
+6. **A new balance date must be complete to count.** A balance file for a date newer than the
+   current data date is measured against the previous data date: distinct customers with a
+   balance row on the new date ÷ distinct customers with one on the previous date (two counts on
+   the indexed `as_of`). At or above the policy's `imports.complete_coverage` (default **95%**:
+   normal account openings and closings pass, a truncated or half-delivered file does not) the
+   date becomes current. Below it the rows are kept but the date is recorded as **partial** in
+   `data_day`: every answer, push and campaign stays on the previous data date, and the import
+   warns (`警告 Warning: 2026-11-21 余额覆盖 1 / 379 户 = 0.3%（上一数据日期 2026-11-20，要求 ≥ 95%），
+   数据不完整：已保存但暂不作为数据日期…`) and exits **3**. Importing the missing rows for the same
+   date (a top-up file) measures again and promotes the date once complete;
+   `--allow-partial` makes a partial date current anyway, recorded as `allowed` in `data_day`
+   with its counts. `--dry-run` shows the same check and keeps nothing.
+7. A summary is printed; exit code 0 if every row was imported, **1 if any row was rejected** (the
+   good rows are in), 2 for a whole-file problem, **3 if a new balance date was kept partial**
+   (above; takes precedence over 1), 130 when interrupted.
 
 **One transaction per file**: a file lands completely (its good rows) or not at all — a database
 error, a full disk or Ctrl-C half-way leaves the database exactly as it was before that file. In a

@@ -25,12 +25,15 @@ from bot.store.actors import Actor, audit_entry, os_user
 from bot.store.models import AuditLog, Org, PushDestination, Staff
 from bot.store.push_lists import Scope, branches, churn_counts, churn_rows, downgrade_rows, maturing_rows
 from bot.store.summary import build_summary, parse_period
+from bot.store.tier_run import TierChangeRow, TierRunOrderError, run_tiers, tier_change_rows
 from rules.calendar import HolidayCalendar, first_working_day_of_week, is_working_day
 from rules.maturity import maturity_window
 from rules.policy import Policy
 
 log = logging.getLogger("rmbot.push")
 R = TypeVar("R")
+TIER_KINDS = ("downgrade", "summary")
+"""Kinds that read the held tier: their build first runs the day's tiering (idempotent per date)."""
 
 
 @dataclass
@@ -52,6 +55,8 @@ class BuildResult:
     """Why nothing was built (not a working day, no data), if so."""
     branches: list[BranchResult] = field(default_factory=list)
     previews: list[msg.BranchPush] = field(default_factory=list)
+    data_date: date | None = None
+    """The data the messages were built from: always the latest import, whatever `push_date`."""
 
 
 def due_today(kind: str, day: date, cal: HolidayCalendar) -> tuple[bool, str]:
@@ -97,6 +102,15 @@ class PushService:
             if data_date is None:
                 result.skipped = "尚无数据：请先运行 rmbot seed 或 rmbot import"
                 return result
+            result.data_date = data_date
+            if kind in TIER_KINDS and not dry_run:
+                # 快升缓降 for the data date before anything reads customer.tier (bot/store/tier_run.py)
+                try:
+                    run_tiers(session, self.policy.tiers, data_date)
+                    session.commit()
+                except TierRunOrderError as exc:  # data date moved back: keep the held tiers, still push
+                    session.rollback()
+                    log.warning("tier run skipped: %s", exc)
             dests = self._destinations(session)
             names = dict(branches(session, branch_ids))
             scope = Scope(branch_ids=tuple(branch_ids)) if branch_ids else None
@@ -166,10 +180,19 @@ class PushService:
                 yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.churn_item(r, p), day, data_date,
                                       summary, notes)
         elif kind == "downgrade":
-            for (bid, bname), rows in _by_branch(downgrade_rows(session, p, data_date, scope)):
-                summary = f"{len(rows)} 位客户月日均低于所持等级标准，连续 {p.tiers.downgrade_months} 个月将降级"
-                yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.downgrade_item(r, p), day, data_date,
-                                      summary, [f"来源：{p.tiers.downgrade_source}"])
+            changes = _by_branch(tier_change_rows(session, data_date, scope))
+            for (bid, bname), rows, moved in _merge(_by_branch(downgrade_rows(session, p, data_date, scope)), changes):
+                parts: list[msg.BranchPush] = []
+                if rows:
+                    summary = f"{len(rows)} 位客户月日均低于所持等级标准，连续 {p.tiers.downgrade_months} 个月将降级"
+                    parts.append(msg.branch_push(kind, bid, bname, rows, lambda r: msg.downgrade_item(r, p), day,
+                                                 data_date, summary, [f"来源：{p.tiers.downgrade_source}"]))
+                if moved:  # the RM sees the day's 升档/降档 in this push (tier_history)
+                    parts.append(msg.branch_push(kind, bid, bname, moved, msg.tier_change_item, day, data_date,
+                                                 msg.tier_change_summary(moved), [f"来源：{p.tiers.downgrade_source}"],
+                                                 label="等级变动"))
+                yield msg.BranchPush(kind, bid, bname, sum(x.items for x in parts), [r for x in parts for r in x.parts],
+                                     tuple(dict.fromkeys(c for x in parts for c in x.customers)))
         elif kind == "summary":
             yield from self._summary_pushes(session, day, data_date, scope)
         else:
@@ -216,6 +239,23 @@ def _audit(push: msg.BranchPush, day: date, dest: tuple[str, str], now: datetime
     return audit_entry(actor, action="push", target=f"push:{push.kind}:{push.branch_id}", outcome="allowed", at=now,
                        detail=f"{push.kind} {day}, {len(push.parts)} parts to {platform} {where}; "
                        + customer_list(push.customers))
+
+
+def _merge(a: Iterator[tuple[tuple[str, str], list[R]]], b: Iterator[tuple[tuple[str, str], list[TierChangeRow]]],
+           ) -> Iterator[tuple[tuple[str, str], list[R], list[TierChangeRow]]]:
+    """Two branch-ordered streams joined by branch: one branch of each in memory at a time."""
+    x, y = next(a, None), next(b, None)
+    while x is not None or y is not None:
+        if y is None or (x is not None and x[0][0] < y[0][0]):
+            assert x is not None
+            yield x[0], x[1], []
+            x = next(a, None)
+        elif x is None or y[0][0] < x[0][0]:
+            yield y[0], [], y[1]
+            y = next(b, None)
+        else:
+            yield x[0], x[1], y[1]
+            x, y = next(a, None), next(b, None)
 
 
 def _by_branch(rows: Iterable[R]) -> Iterator[tuple[tuple[str, str], list[R]]]:

@@ -24,6 +24,7 @@ import commands  # noqa: F401  (registers the shipped commands)
 from bot.calendar_data import load_calendar
 from bot.core.registry import REGISTRY
 from bot.core.reply import Reply
+from bot.push.kinds import KIND_ZH
 from bot.push.service import PushService
 from bot.render import blockkit, wecom_markdown
 from bot.render.text import render_text
@@ -146,7 +147,7 @@ def _pushes(h: Harness, tmp_path) -> None:  # type: ignore[no-untyped-def]
     add_file_destinations(h.engine, tmp_path)
     service = PushService(h.engine, default_policy(), load_calendar())
     seen = 0
-    for kind in ("maturing", "churn", "downgrade", "summary"):
+    for kind in KIND_ZH:  # every push kind there is
         result = service.build(kind, MONDAY, dry_run=True)
         for push in result.previews:
             for part in push.parts:

@@ -179,7 +179,7 @@ class FakeTime:
 
 
 def test_pacer_member_limits_have_a_10_percent_margin() -> None:
-    """WeCom drops member messages past 30 a minute and 1000 an hour (PLATFORMS.md): we stay
+    """WeCom drops member messages past 30 a minute and 1000 an hour (WeCom docs, 发送应用消息): we stay
     10% under, since WeCom counts arrivals on its own clock."""
     assert [(limit.count, limit.window) for limit in MEMBER_LIMITS] == [(27, 60.0), (900, 3600.0)]
 

@@ -26,7 +26,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("staff") as batch:
-        batch.drop_column("wecom_userid")
-        batch.drop_column("slack_user_id")
-        batch.drop_column("email")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 has it): a batch would recreate `staff`, and
+    # dropping the old table fails while customer, contact and chat_identity rows reference it.
+    for column in ("wecom_userid", "slack_user_id", "email"):
+        op.execute(f"ALTER TABLE staff DROP COLUMN {column}")

@@ -20,6 +20,7 @@ from bot.cli_audit import audit_app, require_serving_key
 from bot.cli_campaign import campaign_app, lint_cmd
 from bot.cli_import import export_cmd, import_cmd
 from bot.cli_push import push_app
+from bot.cli_tier import tier_app
 from bot.cli_staff import register as register_staff_bulk
 from bot.config import Settings, get_settings, load_policy
 from bot.logs import setup_logging
@@ -34,6 +35,7 @@ app.add_typer(staff_app, name="staff")
 register_staff_bulk(staff_app)  # staff sync slack, staff status (bot/cli_staff.py)
 app.add_typer(calendar_app, name="calendar", help="中国工作日日历（法定节假日与调休）Chinese working days.")
 app.add_typer(push_app, name="push")
+app.add_typer(tier_app, name="tier")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(audit_app, name="audit")
 app.command("import", help="导入行内数据文件（CSV/XLSX，UTF-8/GBK）Import bank extracts; see docs/IMPORT.md.")(import_cmd)

@@ -22,14 +22,15 @@ from bot.core.reply import Item, Reply, Section
 from bot.core.sensitive import Aggregate, CustomerMoney, CustomerName, Text
 from bot.push.kinds import KIND_ZH
 from bot.store.push_lists import ChurnRow, DowngradeRow, MaturingRow
+from bot.store.tier_run import TierChangeRow
 from bot.core.followup import followup_buttons
 from rules.churn import LEVEL_ZH, branch_notices
 from rules.maturity import due_text
-from rules.money import FEN_PER_WAN, pct_vs
+from rules.money import FEN_PER_WAN, fmt_threshold_wan, pct_vs
 from rules.policy import Policy
 
 ITEMS_PER_PART = 12
-Row = TypeVar("Row", MaturingRow, ChurnRow, DowngradeRow)
+Row = TypeVar("Row", MaturingRow, ChurnRow, DowngradeRow, TierChangeRow)
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,30 @@ def downgrade_item(row: DowngradeRow, policy: Policy) -> Item:
     return Item(text=text, buttons=followup_buttons(row.customer_id, row.ref), ref=row.ref)
 
 
+def tier_change_item(row: TierChangeRow) -> Item:
+    """升档/降档 with the rule's numbers; the amount is a typed value, so a group sees its band."""
+    if row.change == "downgrade":
+        why = Text.of("月日均 ", CustomerMoney(row.basis_fen, places=1), f" < {fmt_threshold_wan(row.line_fen)}，"
+                      f"已连续 {row.months_below}/{row.months_required} 个月（缓降）")
+        arrow = "⬇ 降档"
+    else:
+        fast = row.change == "fast_upgrade" and row.point_fen is not None
+        label = "时点余额" if fast or row.basis == "point" else "月日均"
+        amount = row.point_fen if fast and row.point_fen is not None else row.basis_fen
+        why = Text.of(f"{label} ", CustomerMoney(amount, places=1), f" ≥ {fmt_threshold_wan(row.line_fen)}（快升）")
+        arrow = "⬆ 升档"
+    text = Text.of(CustomerName(row.customer_name), f"（{row.customer_id}）· {arrow} {row.from_tier} → {row.to_tier} · ") + why
+    return Item(text=text)
+
+
+def tier_change_summary(rows: Sequence[TierChangeRow]) -> str:
+    down = sum(r.change == "downgrade" for r in rows)
+    return f"等级变动：升档 {len(rows) - down} 户、降档 {down} 户（快升缓降，每日定级）"
+
+
 def branch_push(
     kind: str, branch_id: str, branch_name: str, rows: Sequence[Row], item_of: Callable[[Row], Item],
-    push_day: date, data_date: date | None, summary: str, notes: Iterable[str] = (),
+    push_day: date, data_date: date | None, summary: str, notes: Iterable[str] = (), label: str | None = None,
 ) -> BranchPush:
     """Sections per RM in list order; parts of at most ITEMS_PER_PART items, an RM may continue."""
     chunks: list[list[Section]] = [[]]
@@ -94,7 +116,7 @@ def branch_push(
             filled += 1
     parts: list[Reply] = []
     n_parts = len(chunks)
-    head = f"【{KIND_ZH[kind]}】{branch_name} · {push_day:%Y-%m-%d}"
+    head = f"【{label or KIND_ZH[kind]}】{branch_name} · {push_day:%Y-%m-%d}"
     for i, sections in enumerate(chunks, start=1):
         title = head if n_parts == 1 else f"{head}（{i}/{n_parts}）"
         reply = Reply(title=title, summary=summary if i == 1 else None, sections=sections, masked=True)

@@ -19,6 +19,7 @@ customers. Run it before the day's pushes (`PushService.build` does, `rmbot tier
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,7 +28,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from bot.clock import month_start
-from bot.store.models import AumMonthly, Balance, Customer, TierHistory
+from bot.store.models import AumMonthly, Balance, Customer, Staff, TierHistory
+from bot.store.push_lists import ListRow, Scope, _branch_cols, _scoped, _stream
 from rules.policy import TierPolicy
 
 CHANGES_UP = ("upgrade", "fast_upgrade")
@@ -134,3 +136,34 @@ def tier_run_result(session: Session, run_date: date) -> TierRunResult:
                                   .group_by(TierHistory.change)).all())
     return TierRunResult(run_date, int(counts.get("new", 0)),
                          int(sum(counts.get(c, 0) for c in CHANGES_UP)), int(counts.get("downgrade", 0)))
+
+
+@dataclass(frozen=True)
+class TierChangeRow(ListRow):
+    """An upgrade or downgrade the run recorded, for the RM's next push."""
+
+    from_tier: str
+    to_tier: str
+    change: str
+    basis: str
+    basis_fen: int
+    point_fen: int | None
+    line_fen: int
+    months_below: int
+    months_required: int
+
+
+def tier_change_rows(session: Session, run_date: date, scope: Scope | None = None) -> Iterator[TierChangeRow]:
+    """The day's upgrades and downgrades by branch and RM, streamed. A first tier (`new`) is not
+    news to the RM and is left out."""
+    org, branch, branch_id = _branch_cols()
+    stmt = (select(branch_id.label("branch_id"), branch.name, Customer.rm_id, Staff.name, Customer.id, Customer.name,  # type: ignore[attr-defined]
+                   TierHistory.from_tier, TierHistory.to_tier, TierHistory.change, TierHistory.basis,
+                   TierHistory.basis_fen, TierHistory.point_fen, TierHistory.line_fen, TierHistory.months_below, TierHistory.months_required)
+            .select_from(TierHistory).join(Customer, Customer.id == TierHistory.customer_id)
+            .join(org, org.id == Customer.org_id).join(branch, branch.id == branch_id)  # type: ignore[attr-defined]
+            .join(Staff, Staff.id == Customer.rm_id)
+            .where(TierHistory.run_date == run_date, TierHistory.change != "new")
+            .order_by(branch_id, Customer.rm_id, TierHistory.change, Customer.id))
+    for row in _stream(session, _scoped(stmt, scope, org, branch_id)):
+        yield TierChangeRow(*row)

@@ -20,11 +20,14 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from bot.calendar_data import load_calendar
 from bot.cli_import import app
 from bot.config import get_settings
+from bot.push.service import PushService
 from bot.store.data_dates import current_data_date
 from bot.store.models import Balance, DataDay
 from bot.testing import DEMO_DATA_DATE, Harness
+from rules.policy import default_policy
 
 NEW_DAY = date(2026, 11, 21)
 HEADER = "customer_id,as_of,aum,deposit,outflow_other_bank\n"
@@ -119,6 +122,21 @@ def test_one_row_file_is_kept_partial_and_changes_no_answer(bank: Bank, tmp_path
     assert stored is not None and (stored.status, stored.covered, stored.expected) == ("partial", 1, seeded)
     assert bank.answers() == before  # /churn, /summary, /tier: all still on the previous date
     assert bank.customers_on(NEW_DAY) == 1  # the row itself is kept, for the top-up to complete
+
+
+def test_churn_pushes_stay_on_the_previous_date(bank: Bank, tmp_path: Path) -> None:
+    """The partial day used to empty the churn pushes of four branches."""
+    service = PushService(bank.engine, default_policy(), load_calendar())
+    day = date(2026, 11, 23)
+
+    def churn_pushes() -> tuple[date | None, list[tuple[str, int]]]:
+        built = service.build("churn", day, dry_run=True, force=True)
+        return built.data_date, sorted((b.branch_id, b.items) for b in built.branches if b.items)
+
+    before = churn_pushes()
+    assert before[0] == DEMO_DATA_DATE and len(before[1]) >= 4
+    assert bank.cli("import", "balances", str(one_row(tmp_path))).exit_code == 3
+    assert churn_pushes() == before
 
 
 def test_dry_run_of_a_partial_file_warns_and_keeps_nothing(bank: Bank, tmp_path: Path) -> None:

@@ -163,9 +163,11 @@ def summary_reply(s: Summary, target: Target, policy: Policy, *, title: str, wit
         reply.add("金融资产", text)
     held = " · ".join(f"{name} {n}" for name, n in tiers.held)
     reply.add("客户分层（所持）", f"{held}（户，数据日期 {s.data_date or '—'}）")
+    reply.add("升降档", f"升档 {tiers.upgrades} 户、降档 {tiers.downgrades} 户（所持等级，每日定级：快升缓降，"
+                        f"连续 {policy.tiers.downgrade_months} 个月低于标准才降档；{s.period.start} 至 {min(s.period.end, s.new_until)}）")
     if s.closing is not None and s.opening is not None:
-        reply.add("分层变动", f"升档 {tiers.upgrades} 户、降档 {tiers.downgrades} 户、期初无数据 {tiers.entered} 户"
-                              f"（{s.opening.label} → {s.closing.label}，按资产所在档位）")
+        reply.add("分层变动", f"资产档位上升 {tiers.asset_upgrades} 户、下降 {tiers.asset_downgrades} 户、期初无数据 {tiers.entered} 户"
+                              f"（{s.opening.label} → {s.closing.label}，按资产所在档位，未计缓降）")
         reply.add("高净值转化", _hnw_text(s, policy))
     reply.add("新增客户", f"{s.new_individual + s.new_corporate} 户（个人 {s.new_individual}、对公 {s.new_corporate}；"
                           f"开户日 {s.period.start} 至 {s.new_until}）")

@@ -8,7 +8,9 @@ Definitions (the 口径 the reply repeats, so nobody has to guess):
   period's end (and the data date); the opening one is the latest strictly before the period
   starts (and before the closing one), so 今日 compares with the previous snapshot.
 * **Tiers held** are `customer.tier` (individuals), as of the latest data load.
-* **Tier movement** compares the ladder row (`rules/tiering.py ladder_row`) of each individual's
+* **升档/降档** are the changes of the *held* tier the daily tier run recorded (`tier_history`,
+  bot/store/tier_run.py, 快升缓降) with a run date within the period: customers moved up / down.
+* **Tier movement by AUM** compares the ladder row (`rules/tiering.py ladder_row`) of each individual's
   AUM at the opening and the closing snapshot. It is what the money did, without 缓降, so it
   can differ from the held tier. A customer with no opening figure "entered".
 * **High-net-worth conversion**: HNW rows are the ladder rows whose line is at least
@@ -75,8 +77,10 @@ from bot.store.models import (
     Org,
     Outbox,
     Staff,
+    TierHistory,
 )
 from bot.store.push_lists import SCALE, Scope, _branch_cols, _churn_select, _scoped
+from bot.store.tier_run import CHANGES_UP
 from rules.behaviour import outflow_reference_month
 from rules.maturity import ratio_scaled
 from rules.money import yuan_to_fen
@@ -182,6 +186,10 @@ class TierFigures:
     """(from, to) → customers, for from ≠ to."""
     upgrades: int = 0
     downgrades: int = 0
+    """Held-tier changes recorded by the daily tier run in the period (tier_history)."""
+    asset_upgrades: int = 0
+    asset_downgrades: int = 0
+    """Customers whose AUM's ladder row rose / fell between the snapshots (no 缓降)."""
     entered: int = 0
     """Customers with a closing figure and no opening one (new, or no data before)."""
     hnw_names: tuple[str, ...] = ()
@@ -334,6 +342,7 @@ def build_summary(session: Session, policy: Policy, scope: Scope, period: Period
     if data_date is not None:
         closing, opening = _snapshots(session, period, data_date)
     tiers, aum, per_branch = _tiers_and_aum(session, policy, scope, opening, closing)
+    tiers.upgrades, tiers.downgrades = _held_moves(session, scope, period.start, min(period.end, today))
     aum.trend = _trend(session, scope, closing, aum.closing_fen, data_date)
     new_until = min(period.end, today)
     new_ind, new_corp = _new_customers(session, scope, period.start, new_until)
@@ -462,9 +471,9 @@ def _tiers_and_aum(session: Session, policy: Policy, scope: Scope, opening: Snap
         key = (ladder[ro], ladder[rc])
         tiers.moves[key] = tiers.moves.get(key, 0) + n
         if rc < ro:
-            tiers.upgrades += n
+            tiers.asset_upgrades += n
         else:
-            tiers.downgrades += n
+            tiers.asset_downgrades += n
         if rc in hnw_rows and ro not in hnw_rows:
             tiers.hnw_new += n
             if ro == base_row:
@@ -475,6 +484,19 @@ def _tiers_and_aum(session: Session, policy: Policy, scope: Scope, opening: Snap
     tiers.opening = list(zip(ladder, opening_n))
     tiers.closing = list(zip(ladder, closing_n))
     return tiers, aum, per_branch
+
+
+def _held_moves(session: Session, scope: Scope, start: date, end: date) -> tuple[int, int]:
+    """(customers upgraded, customers downgraded) by the tier run from `start` to `end`."""
+    org, _branch, branch_id = _branch_cols()
+    up = case((TierHistory.change.in_(CHANGES_UP), TierHistory.customer_id))
+    down = case((TierHistory.change == "downgrade", TierHistory.customer_id))
+    stmt = _scoped(select(func.count(func.distinct(up)), func.count(func.distinct(down)))
+                   .select_from(TierHistory).join(Customer, Customer.id == TierHistory.customer_id)
+                   .join(org, org.id == Customer.org_id)  # type: ignore[attr-defined]
+                   .where(TierHistory.run_date >= start, TierHistory.run_date <= end), scope, org, branch_id)
+    ups, downs = session.execute(stmt).one()
+    return int(ups or 0), int(downs or 0)
 
 
 def _trend(session: Session, scope: Scope, closing: Snapshot | None, closing_fen: int,

@@ -83,7 +83,7 @@ def check_whole_bank(engine: Engine) -> None:
     assert s.tiers.opening == [("私人银行客户", 1), ("贵宾客户", 4), ("潜力客户", 4), ("长尾客户", 1)]
     assert s.tiers.closing == [("私人银行客户", 1), ("贵宾客户", 4), ("潜力客户", 3), ("长尾客户", 3)]
     assert s.tiers.moves == {("潜力客户", "贵宾客户"): 1, ("潜力客户", "长尾客户"): 1, ("贵宾客户", "潜力客户"): 1}
-    assert (s.tiers.upgrades, s.tiers.downgrades, s.tiers.entered) == (1, 2, 1)
+    assert (s.tiers.asset_upgrades, s.tiers.asset_downgrades, s.tiers.entered) == (1, 2, 1)
     # HNW: of the 4 潜力 customers at 10-31, C02 reached 贵宾
     assert s.tiers.hnw_names == ("私人银行客户", "贵宾客户")
     assert (s.tiers.hnw_base_name, s.tiers.hnw_base, s.tiers.hnw_converted, s.tiers.hnw_new) == ("潜力客户", 4, 1, 1)
@@ -264,7 +264,7 @@ def test_dormant_and_tier_moves_equal_the_rules(rmbot: Harness) -> None:
             ups += b < a
             downs += b > a
     assert result.dormant == dormant > 0
-    assert (result.tiers.upgrades, result.tiers.downgrades) == (ups, downs)
+    assert (result.tiers.asset_upgrades, result.tiers.asset_downgrades) == (ups, downs)
 
 
 def test_period_labels() -> None:

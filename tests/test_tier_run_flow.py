@@ -49,10 +49,10 @@ def test_push_build_runs_tiers_and_the_push_shows_the_change_masked(harness: Har
     folder = tmp_path / "outbox"
     add_file_destinations(harness.engine, folder)
     service = PushService(harness.engine, default_policy(), load_calendar())
-    service.build("downgrade", MONDAY, dry_run=True, now=NOW)
+    service.build("churn", MONDAY, dry_run=True, now=NOW)
     with Session(harness.engine) as s:  # a preview writes nothing, tiers included
         assert s.get(Customer, cid).tier == "潜力客户"  # type: ignore[union-attr]
-    result = service.build("downgrade", MONDAY, now=NOW)
+    result = service.build("churn", MONDAY, now=NOW)
     assert result.skipped is None
     with Session(harness.engine) as s:
         assert s.get(Customer, cid).tier == "贵宾客户"  # type: ignore[union-attr]
@@ -60,7 +60,7 @@ def test_push_build_runs_tiers_and_the_push_shows_the_change_masked(harness: Har
         assert h is not None and (h.from_tier, h.to_tier, h.change, h.point_fen, h.line_fen) == (
             "潜力客户", "贵宾客户", "fast_upgrade", 25_000_000, 20_000_000)
     DeliveryWorker(harness.engine, {"file": FileSender()}, now=lambda: NOW).drain()
-    texts = {p.name: p.read_text() for p in (folder / "SB01").glob("downgrade_SB01_*.txt")}
+    texts = {p.name: p.read_text() for p in (folder / "SB01").glob("churn_SB01_*.txt")}
     change = [t for t in texts.values() if "【等级变动】" in t]
     assert len(change) == 1, sorted(texts)
     text = change[0]
@@ -68,11 +68,11 @@ def test_push_build_runs_tiers_and_the_push_shows_the_change_masked(harness: Har
     assert name not in text and name[0] + "*" in text and "25.0万" not in text
     assert re.search(r"升档 \d+ 户、降档 \d+ 户", text)
     # a second build of the day: no second change, no second message
-    again = service.build("downgrade", MONDAY, now=NOW)
+    again = service.build("churn", MONDAY, now=NOW)
     assert all(b.enqueued == 0 for b in again.branches)
     with Session(harness.engine) as s:
         assert len(s.exec(select(TierHistory).where(TierHistory.customer_id == cid)).all()) == 1
-    for path in (folder / "SB01").glob("downgrade_SB01_*.json"):
+    for path in (folder / "SB01").glob("churn_SB01_*.json"):
         assert json.loads(path.read_text())["reply"]["masked"] is True
 
 
@@ -80,7 +80,7 @@ def test_summary_upgrades_and_downgrades_come_from_the_history(harness: Harness)
     before = harness.ask("BM01", "/summary 本月").text
     assert "升档 0 户、降档 0 户（所持等级" in before  # nothing run yet: the history is empty
     cid, _ = _sb01_potential(harness)
-    PushService(harness.engine, default_policy(), load_calendar()).build("downgrade", MONDAY, now=NOW)
+    PushService(harness.engine, default_policy(), load_calendar()).build("maturing", MONDAY, now=NOW)
     with Session(harness.engine) as s:
         rows = s.execute(select(TierHistory.change).join(Customer, Customer.id == TierHistory.customer_id)
                          .join(Org, Org.id == Customer.org_id).where(Org.path.startswith("/BR01/SB01/"))).scalars().all()

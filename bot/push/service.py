@@ -32,8 +32,10 @@ from rules.policy import Policy
 
 log = logging.getLogger("rmbot.push")
 R = TypeVar("R")
-TIER_KINDS = ("downgrade", "summary")
-"""Kinds that read the held tier: their build first runs the day's tiering (idempotent per date)."""
+TIER_KINDS = ("maturing", "churn", "downgrade", "summary")
+"""Every build first runs the day's tiering (idempotent per date, so only the first build of a
+day changes anything): the daily pushes are what makes the tier run daily, and nothing reads
+customer.tier before it. The daily 流失预警 push carries the day's 升档/降档 (see `_branch_pushes`)."""
 
 
 @dataclass
@@ -175,24 +177,25 @@ class PushService:
                                       msg.maturing_summary(rows, win.start, win.end), [win.reason.text])
         elif kind == "churn":
             counts = churn_counts(session, p, data_date, scope)
-            for (bid, bname), rows in _by_branch(churn_rows(session, p, data_date, scope)):
-                summary, notes = msg.churn_summary(rows, counts.get(bid, (0, 0)), p)
-                yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.churn_item(r, p), day, data_date,
-                                      summary, notes)
-        elif kind == "downgrade":
+            # the daily push also carries the tier run's 升档/降档 of the data date (tier_history)
             changes = _by_branch(tier_change_rows(session, data_date, scope))
-            for (bid, bname), rows, moved in _merge(_by_branch(downgrade_rows(session, p, data_date, scope)), changes):
+            for (bid, bname), rows, moved in _merge(_by_branch(churn_rows(session, p, data_date, scope)), changes):
                 parts: list[msg.BranchPush] = []
                 if rows:
-                    summary = f"{len(rows)} 位客户月日均低于所持等级标准，连续 {p.tiers.downgrade_months} 个月将降级"
-                    parts.append(msg.branch_push(kind, bid, bname, rows, lambda r: msg.downgrade_item(r, p), day,
-                                                 data_date, summary, [f"来源：{p.tiers.downgrade_source}"]))
-                if moved:  # the RM sees the day's 升档/降档 in this push (tier_history)
+                    summary, notes = msg.churn_summary(rows, counts.get(bid, (0, 0)), p)
+                    parts.append(msg.branch_push(kind, bid, bname, rows, lambda r: msg.churn_item(r, p), day,
+                                                 data_date, summary, notes))
+                if moved:
                     parts.append(msg.branch_push(kind, bid, bname, moved, msg.tier_change_item, day, data_date,
                                                  msg.tier_change_summary(moved), [f"来源：{p.tiers.downgrade_source}"],
                                                  label="等级变动"))
                 yield msg.BranchPush(kind, bid, bname, sum(x.items for x in parts), [r for x in parts for r in x.parts],
                                      tuple(dict.fromkeys(c for x in parts for c in x.customers)))
+        elif kind == "downgrade":
+            for (bid, bname), rows in _by_branch(downgrade_rows(session, p, data_date, scope)):
+                summary = f"{len(rows)} 位客户月日均低于所持等级标准，连续 {p.tiers.downgrade_months} 个月将降级"
+                yield msg.branch_push(kind, bid, bname, rows, lambda r: msg.downgrade_item(r, p), day, data_date,
+                                      summary, [f"来源：{p.tiers.downgrade_source}"])
         elif kind == "summary":
             yield from self._summary_pushes(session, day, data_date, scope)
         else:

@@ -107,6 +107,7 @@ def _cleanup(engine: Engine, vacuum: bool) -> None:
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM balance WHERE as_of = :d"), {"d": AS_OF})
         conn.execute(text("DELETE FROM data_load WHERE kind = 'balances' AND data_date = :d"), {"d": AS_OF})
+        conn.execute(text("DELETE FROM data_day WHERE day = :d"), {"d": AS_OF})  # its completeness record
         conn.execute(text(f"DROP TABLE IF EXISTS {PLAIN}"))
     if vacuum:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -169,6 +169,12 @@ def test_a_slow_command_is_stored_before_its_empty_ack(bank: Path, slack: FakeSl
 
             assert conn.execute(text("SELECT count(*) FROM inbox WHERE key LIKE 'cmd:%'")).scalar() == 1
         assert inbox.drain(10)
+        # the simulator sends one trigger_id for every command: a repeat is answered directly, not dropped
+        again_resp, again_url = sim.command("slowinbox", user=USER)
+        assert again_resp.status_code == 200
+        again = again_url.rsplit("/", 1)[1]
+        wait_until(lambda: slack.calls("response_url", where=lambda c: c.path.endswith("/" + again)), 10,
+                   "the repeated trigger's answer")
         sim.close()
     inbox.stop(2)
     name = response_url.rsplit("/", 1)[1]

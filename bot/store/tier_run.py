@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, exists, func, insert, literal, null, select, update
+from sqlalchemy import and_, case, func, literal, null, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -112,17 +114,25 @@ def run_tiers(session: Session, policy: TierPolicy, run_date: date) -> TierRunRe
     names = case(*[(to_rank == i, literal(row.name)) for i, row in enumerate(policy.ladder)])
     lines = case(*[(to_rank == i, literal(row.min_fen)) for i, row in enumerate(policy.ladder)])
     line_fen = case((up, lines), else_=d.c.hl)
-    done = exists().where(TierHistory.run_date == run_date, TierHistory.customer_id == d.c.cid)
     pick = (select(literal(run_date), d.c.cid, d.c.held, names, change, d.c.basis, d.c.bf, d.c.pf, line_fen,
                    case((up, 0), else_=d.c.mb), literal(required))
-            .where(up | down, ~done))
-    session.execute(insert(TierHistory).from_select(
+            .where(up | down))
+    # a rerun of the day skips what it recorded (ON CONFLICT DO NOTHING / OR IGNORE): a NOT EXISTS
+    # on tier_history would rescan the pages this very INSERT is writing, once per row
+    ins = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(TierHistory)
+    session.execute(ins.on_conflict_do_nothing().from_select(
         ["run_date", "customer_id", "from_tier", "to_tier", "change", "basis", "basis_fen", "point_fen",
          "line_fen", "months_below", "months_required"], pick))
 
-    h = select(TierHistory.to_tier).where(TierHistory.run_date == run_date, TierHistory.customer_id == Customer.id)
-    session.execute(update(Customer).where(exists(h.where(TierHistory.to_tier != func.coalesce(Customer.tier, ""))))
-                    .values(tier=h.scalar_subquery(), tier_since=run_date))
+    if session.get_bind().dialect.name == "postgresql":
+        # fresh rows: without statistics the planner loops over tier_history once per customer
+        session.execute(text("ANALYZE tier_history"))
+    # UPDATE … FROM (PostgreSQL, SQLite ≥ 3.33): one join, not a subquery per customer
+    session.execute(update(Customer)
+                    .where(TierHistory.customer_id == Customer.id, TierHistory.run_date == run_date,
+                           TierHistory.to_tier != func.coalesce(Customer.tier, ""))
+                    .values(tier=TierHistory.to_tier, tier_since=run_date)
+                    .execution_options(synchronize_session=False))
     return tier_run_result(session, run_date)
 
 

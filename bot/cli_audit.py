@@ -12,10 +12,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
-from bot.config import get_settings
-from bot.store.db import has_schema, make_engine, session_scope
+from bot.cli_common import ready_engine
+from bot.store.db import session_scope
 
 audit_app = typer.Typer(help="审计日志：查看、核验防篡改链 Audit log: show, verify the tamper-evident chain.",
                         invoke_without_command=True)
@@ -26,19 +25,6 @@ err = Console(stderr=True, highlight=False)
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[red]错误 Error:[/red] {message}")
     raise typer.Exit(code)
-
-
-def _engine():  # noqa: ANN202
-    try:
-        engine = make_engine(get_settings().database_url)
-        ready = has_schema(engine)
-    except OperationalError as exc:
-        _fail(f"数据库不可用 Database unreachable: {exc.orig}")
-    except Exception as exc:  # noqa: BLE001  (bad URL, missing driver)
-        _fail(f"无法使用 DATABASE_URL：{exc}")
-    if not ready:
-        _fail("数据库尚未初始化：请先运行 rmbot db upgrade。The database is not set up: run `rmbot db upgrade`.")
-    return engine
 
 
 def _keyring():  # noqa: ANN202
@@ -55,7 +41,7 @@ def show(ctx: typer.Context,
         return
     from bot.store.models import AuditLog
 
-    with session_scope(_engine()) as s:
+    with session_scope(ready_engine()) as s:
         rows = s.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(last)).scalars().all()
     for r in reversed(rows):
         out.print(f"{r.at:%Y-%m-%d %H:%M:%S} {r.staff_id or '-':8s} {r.platform}/{r.channel_kind} "
@@ -80,7 +66,7 @@ def verify(
 
     point = _parse_checkpoint(checkpoint) if checkpoint else None
     keyring = _keyring()
-    report = verify_chain(_engine(), keyring, checkpoint=point, allow_demo=allow_demo)
+    report = verify_chain(ready_engine(), keyring, checkpoint=point, allow_demo=allow_demo)
     if not report.ok:
         first = report.problems[0]
         err.print(f"[red]审计日志被篡改 Audit log tampered:[/red] {first.zh}", markup=True, soft_wrap=True)
@@ -103,7 +89,7 @@ def checkpoint() -> None:
     """Print the chain head as SEQ:MAC; keep it outside this database (ticket, syslog, WORM store)."""
     from bot.store.models import AuditHead
 
-    with session_scope(_engine()) as s:
+    with session_scope(ready_engine()) as s:
         head = s.get(AuditHead, 1)
     if head is None:
         _fail("链头记录 audit_head 不见了，请运行 rmbot audit verify。The chain head is missing.", 1)

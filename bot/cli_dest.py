@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 import typer
 from sqlalchemy import select
 
-from bot.cli_push import _engine, _fail, dest_app, err, out, shown_target
+from bot.cli_common import ready_engine
+from bot.cli_push import _fail, dest_app, err, out, shown_target
 from bot.config import get_settings
 from bot.store.db import session_scope
 from bot.store.models import Org, PushDestination
@@ -28,7 +29,7 @@ def dest_check(
     channel; WeCom app chat: the app created it; robot: the key's shape). Exit 1 when any cannot."""
     from bot.push.dest_check import check_destinations
 
-    with session_scope(_engine()) as s:
+    with session_scope(ready_engine()) as s:
         query = select(PushDestination.org_id, PushDestination.platform, PushDestination.target)
         if branch:
             query = query.where(PushDestination.org_id.in_(branch))
@@ -69,7 +70,7 @@ def dest_create_appchat(
               "--name 城东支行推送 --owner zhangsan --user lisi --user wangwu")
     if chatid is not None and not CHATID.match(chatid):
         _fail(f"chatid 应为不超过 32 位的字母数字：{chatid}")
-    engine = _engine()
+    engine = ready_engine()
     with session_scope(engine) as s:
         org = s.get(Org, branch)
         if org is None or org.level not in ("sub_branch", "branch"):

@@ -25,10 +25,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import clock
+from bot.cli_common import ready_engine
 from bot.config import get_settings, load_policy
 from bot.imports import (
     KINDS,
@@ -40,7 +40,6 @@ from bot.imports import (
     find_kind,
     import_file,
 )
-from bot.store.db import has_schema, make_engine
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -50,27 +49,6 @@ KIND_HELP = " | ".join(KINDS)
 def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]错误 Error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
-
-
-def _engine(create: bool = False):
-    """The store. `create`: a database without any table (a fresh file, an empty schema) gets
-    the schema first, as `rmbot seed` does — importing the bank's extracts into a new database
-    is the first thing an operator does. A database with other tables is never touched."""
-    try:
-        engine = make_engine(get_settings().database_url)
-        ready = has_schema(engine)
-        if not ready and create and not inspect(engine).get_table_names():
-            from bot.store.migrate import upgrade
-
-            upgrade(engine)
-            ready = has_schema(engine)
-    except OperationalError as exc:
-        _fail(f"数据库不可用 Database unreachable: {exc.orig}")
-    except Exception as exc:  # noqa: BLE001  (bad URL, missing driver)
-        _fail(f"无法使用 DATABASE_URL：{exc}")
-    if not ready:
-        _fail("数据库尚未初始化：请先运行 rmbot db upgrade")
-    return engine
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -137,7 +115,7 @@ def import_cmd(
         policy = load_policy(settings)
     except Exception as exc:  # noqa: BLE001
         _fail(f"策略文件无效 Invalid policy file: {exc}")
-    engine = _engine(create=True)
+    engine = ready_engine(create=True)
     stamp = datetime.now(clock.SHANGHAI).strftime("%Y%m%d-%H%M%S")
     report = ErrorReport(errors or Path(f"import-errors-{kind}-{stamp}.csv"))
     if errors is not None:
@@ -229,7 +207,7 @@ def export_cmd(
     if out_path is not None and out_path.suffix.lower() not in (".csv", ".txt", ".xlsx"):
         _fail("--out 应为 .csv 或 .xlsx 文件")
     day = _date(date_, "--date")
-    engine = _engine()
+    engine = ready_engine()
     try:
         count = export_kind(engine, found, out_path, encoding=encoding, zh=header == "zh", day=day)
     except FileProblem as exc:

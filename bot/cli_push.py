@@ -10,14 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import delete, select
-from sqlalchemy.exc import OperationalError
 
 from bot import clock
+from bot.cli_common import ready_engine
 from bot.config import get_settings, load_policy
 from bot.logs import mask_secret, redact
 from bot.push.kinds import KIND_ZH, KINDS
 from bot.render.text import render_text
-from bot.store.db import has_schema, make_engine, session_scope
+from bot.store.db import session_scope
 from bot.store.models import Org, Outbox, PushDestination
 
 push_app = typer.Typer(help="每日推送（到期承接、流失预警、降级风险）Daily pushes.", no_args_is_help=True)
@@ -48,17 +48,6 @@ def _date(value: str | None) -> date:
         raise
 
 
-def _engine():  # noqa: ANN202
-    engine = make_engine(get_settings().database_url)
-    try:
-        ready = has_schema(engine)
-    except OperationalError as exc:
-        _fail(f"数据库不可用 Database unreachable: {exc.orig}")
-    if not ready:
-        _fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed")
-    return engine
-
-
 @push_app.command("run")
 def run(
     date_: Annotated[Optional[str], typer.Option("--date", help="推送日 YYYY-MM-DD（默认今天）")] = None,
@@ -74,7 +63,7 @@ def run(
     day = _date(date_)
     if kind is not None and kind not in KINDS:
         _fail(f"未知推送类型 {kind}；可选：{', '.join(KINDS)}")
-    engine = _engine()
+    engine = ready_engine()
     try:
         service = push_service(engine, load_policy(settings), settings)
     except ValueError as exc:
@@ -134,7 +123,7 @@ def deliver(
     from bot.push.wiring import configured_senders
     from bot.store.outbox import waiting
 
-    engine = _engine()
+    engine = ready_engine()
     worker = DeliveryWorker(engine, configured_senders(get_settings()), lease=timedelta(seconds=lease_seconds))
     stats = worker.drain()
     out.print(f"已发送 sent {stats.sent}，核实已送达 verified {stats.verified}，待重试 retrying {stats.retried}，失败 dead {stats.dead}")
@@ -165,7 +154,7 @@ def status(date_: Annotated[Optional[str], typer.Option("--date", help="推送�
     from bot.store.outbox import status_counts
 
     day = _date(date_)
-    engine = _engine()
+    engine = ready_engine()
     _show_missed(engine)
     rows = status_counts(engine, day)
     if not rows:
@@ -190,7 +179,7 @@ def purge(
     Unsent and dead rows are kept; run daily by `rmbot scheduler` too."""
     from bot.store.retention import purge as purge_outbox
 
-    engine = _engine()
+    engine = ready_engine()
     keep = days or get_settings().outbox_retention_days
     result = purge_outbox(engine, clock.now(), keep)
     out.print(f"已删除 deleted {result.deleted} 条 {keep} 天前已发送的消息（{result.cutoff:%Y-%m-%d %H:%M} 之前）；"
@@ -225,7 +214,7 @@ def dest_set(
     """Send a branch's pushes to a destination (one per platform)."""
     if platform not in DEST_PLATFORMS:
         _fail(f"未知平台 {platform}；可选：{', '.join(DEST_PLATFORMS)}")
-    with session_scope(_engine()) as s:
+    with session_scope(ready_engine()) as s:
         org = s.get(Org, branch)
         if org is None or org.level not in ("sub_branch", "branch"):
             _fail(f"未找到支行或分行 {branch}")
@@ -236,7 +225,7 @@ def dest_set(
 @dest_app.command("rm")
 def dest_rm(branch: str, platform: str) -> None:
     """Stop sending a branch's pushes to a platform."""
-    with session_scope(_engine()) as s:
+    with session_scope(ready_engine()) as s:
         n = s.execute(delete(PushDestination).where(PushDestination.org_id == branch,
                                                     PushDestination.platform == platform)).rowcount
     if not n:
@@ -247,7 +236,7 @@ def dest_rm(branch: str, platform: str) -> None:
 @dest_app.command("list")
 def dest_list() -> None:
     """Every branch's destinations."""
-    with session_scope(_engine()) as s:
+    with session_scope(ready_engine()) as s:
         rows = s.execute(select(PushDestination).order_by(PushDestination.org_id, PushDestination.platform)).scalars().all()
     for d in rows:
         out.print(f"{d.org_id}  {d.platform:14s} {shown_target(d.platform, d.target)}", markup=False, highlight=False)

@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
+from bot.cli_common import ready_engine
 from bot.config import get_settings
 from bot.store.actors import Actor
-from bot.store.db import has_schema, make_engine, session_scope
+from bot.store.db import session_scope
 from bot.store.models import ChatIdentity, Staff
 from bot.store.staff import PLATFORMS, link_identity
 
@@ -25,19 +26,6 @@ err = Console(stderr=True)
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"错误 Error: {message}", markup=False, highlight=False)
     raise typer.Exit(code)
-
-
-def _engine():  # noqa: ANN202
-    from sqlalchemy.exc import OperationalError
-
-    engine = make_engine(get_settings().database_url)
-    try:
-        ready = has_schema(engine)
-    except OperationalError as exc:
-        _fail(f"数据库不可用 Database unreachable: {exc.orig}")
-    if not ready:
-        _fail("数据库尚未初始化：请先运行 rmbot db upgrade && rmbot seed")
-    return engine
 
 
 def register(staff_app: typer.Typer) -> None:
@@ -61,7 +49,7 @@ def sync_slack(
     settings = get_settings()
     if not settings.slack_bot_token:
         _fail("未配置 SLACK_BOT_TOKEN（见 docs/slack.env）。SLACK_BOT_TOKEN is not set.")
-    engine = _engine()
+    engine = ready_engine()
     with session_scope(engine) as s:
         staff = s.execute(select(Staff.id, Staff.email).where(Staff.active.is_(True)).order_by(Staff.id)).all()
         linked = {sid: ext for ext, sid in s.execute(
@@ -118,7 +106,7 @@ def status(
     point at inactive staff (refused at their next message; unlink them when convenient)."""
     if platform is not None and platform not in PLATFORMS:
         _fail(f"未知平台 {platform}；可选：{', '.join(PLATFORMS)}。用法 usage: rmbot staff status [--platform slack]")
-    with session_scope(_engine()) as s:
+    with session_scope(ready_engine()) as s:
         active = s.execute(select(Staff.id, Staff.name, Staff.org_id).where(Staff.active.is_(True))
                            .order_by(Staff.id)).all()
         links = s.execute(select(ChatIdentity.platform, ChatIdentity.staff_id, ChatIdentity.external_id,
